@@ -1,0 +1,191 @@
+import { Command, Option } from 'commander';
+import { SipsecError } from '../../core/errors.js';
+import { HASHES, KEY_SPECS, type HashName, type KeySpec } from '../../pki/keys.js';
+import { caInfo, initCa } from '../../pki/ops.js';
+import { checkDns, parseHostPort } from '../../pki/names.js';
+import { parseDays } from '../../inventory/phones.js';
+import { homeOf, openStore, passphraseSource } from '../context.js';
+import { askText } from '../prompt.js';
+import { keyValues, note, out, printJson } from '../output.js';
+import { readSecretFile } from '../../pki/ops.js';
+import type { Config } from '../../pki/schema.js';
+
+function checkUrl(input: string): string {
+  let u: URL;
+  try {
+    u = new URL(input);
+  } catch {
+    throw new SipsecError('BAD_INPUT', `invalid --provisioning-url '${input}'`, 'give a full URL such as https://pbx.mycompany.com/provision/');
+  }
+  if (!['https:', 'http:', 'tftp:'].includes(u.protocol)) {
+    throw new SipsecError('BAD_INPUT', `unsupported provisioning scheme '${u.protocol}'`, 'use https://, http:// or tftp://');
+  }
+  return u.href.endsWith('/') ? u.href : `${u.href}/`;
+}
+
+function printInfo(info: Awaited<ReturnType<typeof caInfo>>): void {
+  out(
+    keyValues([
+      ['CA home', info.home],
+      ['Subject', info.subject],
+      ['Serial', info.serial],
+      ['Valid', `${info.notBefore} .. ${info.notAfter}`],
+      ['Key', `${info.keyType}, ${info.hash}${info.encrypted ? ', encrypted at rest' : ', NOT encrypted (no passphrase)'}`],
+      ['SHA-256', info.fingerprint.match(/../g)!.join(':').toUpperCase()],
+      ['Domain', info.domain],
+      ['Registrar', info.registrar],
+      ['Provisioning', info.provisioningUrl],
+      ['TFTP server', info.tftpServer],
+      ['NTP', info.ntp],
+      ['CA certificate', info.caCert],
+      ['CRL', info.crl],
+      ['Issued', `${info.servers} server(s), ${info.phones} phone(s), ${info.revoked} revoked`],
+    ]),
+  );
+}
+
+function configPatch(o: { registrar?: string; provisioningUrl?: string; tftpServer?: string; ntp?: string }): Partial<Config> {
+  const patch: Partial<Config> = {};
+  if (o.registrar !== undefined) patch.registrar = parseHostPort(o.registrar, 5061);
+  if (o.provisioningUrl !== undefined) patch.provisioningUrl = checkUrl(o.provisioningUrl);
+  if (o.tftpServer !== undefined) patch.tftpServer = parseHostPort(o.tftpServer, 69).host + (o.tftpServer.match(/:\d+$/) ? `:${parseHostPort(o.tftpServer, 69).port}` : '');
+  if (o.ntp !== undefined) patch.ntp = parseHostPort(o.ntp, 123).host;
+  return patch;
+}
+
+export function register(program: Command): void {
+  const ca = program.command('ca').description('the certificate authority: create it, show it, publish its CRL, change its settings');
+
+  ca.command('init')
+    .description('create a CA (key, self-signed certificate, CRL) in the CA home')
+    .option('--org <org>', 'organisation name (O=) in every certificate')
+    .option('--domain <domain>', 'SIP domain: URI:sip:<domain> in server certificates, AORs user@<domain>')
+    .option('--cn <cn>', 'CA common name (default: "<org> SIP CA")')
+    .addOption(new Option('--key <type>', 'CA key type').choices(KEY_SPECS).default('rsa3072'))
+    .addOption(new Option('--hash <hash>', 'signature hash for everything this CA signs').choices(HASHES).default('sha256'))
+    .option('--days <n>', 'CA validity in days', '3650')
+    .addOption(new Option('--leaf-key <type>', 'default key type for server and phone certificates').choices(KEY_SPECS).default('rsa2048'))
+    .option('--leaf-days <n>', 'default validity of server and phone certificates (825 or less keeps Apple-style limits)', '825')
+    .option('--registrar <host[:port]>', 'SIP/TLS registrar phones are provisioned with (default: the domain, port 5061)')
+    .option('--provisioning-url <url>', 'base URL phones fetch files from (default: https://<domain>/)')
+    .option('--tftp-server <host[:port]>', 'TFTP server phones boot from (default: the registrar host)')
+    .option('--ntp <host>', 'NTP server phones use (certificate checks need a correct clock)')
+    .option('--passphrase-file <file>', 'encrypt the CA key with the passphrase on the first line of this file')
+    .option('--no-passphrase', 'store the CA key unencrypted (protected by file mode 0600 only)')
+    .option('--force', 'replace an existing CA (the old one is moved aside, not deleted)')
+    .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  sipsec ca init --org "My Super Company" --domain pbx.mycompany.com
+  sipsec ca init --org Acme --domain acme.test --key p256 --passphrase-file ~/.sipsec-pass
+  SIPSEC_CA_PASSPHRASE=... sipsec ca init --org Acme --domain acme.test --registrar 10.0.1.133:5061
+
+Without --passphrase-file, SIPSEC_CA_PASSPHRASE or --no-passphrase, sipsec asks on a terminal
+and refuses to guess when there is none.`,
+    )
+    .action(async (o: Record<string, string | boolean | undefined>, cmd: Command) => {
+      const org = typeof o.org === 'string' ? o.org : await askText('--org', 'Organisation (O=):', 'the organisation name');
+      const domainIn = typeof o.domain === 'string' ? o.domain : await askText('--domain', 'SIP domain:', 'the SIP domain, e.g. pbx.mycompany.com');
+      const domain = checkDns(domainIn);
+      if (org.trim() === '' || /[\u0000-\u001f]/.test(org)) throw new SipsecError('BAD_INPUT', 'invalid --org', 'give a non-empty organisation name');
+      if (typeof o.passphraseFile === 'string' && o.passphrase === false) {
+        throw new SipsecError('BAD_INPUT', '--passphrase-file and --no-passphrase contradict each other', 'choose one');
+      }
+      let passphrase: string | undefined;
+      if (typeof o.passphraseFile === 'string') {
+        passphrase = await readSecretFile(o.passphraseFile, 'passphrase');
+      } else if (o.passphrase !== false) {
+        // commander sets passphrase=false for --no-passphrase; otherwise env or prompt.
+        passphrase = await passphraseSource(undefined, { confirm: true })().catch((e: unknown) => {
+          if (e instanceof SipsecError && e.code === 'PASSPHRASE_REQUIRED') {
+            throw new SipsecError('PASSPHRASE_REQUIRED', 'no passphrase for the new CA key', 'give --passphrase-file F, set SIPSEC_CA_PASSPHRASE, or choose --no-passphrase explicitly');
+          }
+          throw e;
+        });
+      }
+      const patch = configPatch({
+        registrar: typeof o.registrar === 'string' ? o.registrar : domain,
+        ...(typeof o.provisioningUrl === 'string' ? { provisioningUrl: o.provisioningUrl } : { provisioningUrl: `https://${domain}/` }),
+        ...(typeof o.tftpServer === 'string' ? { tftpServer: o.tftpServer } : {}),
+        ...(typeof o.ntp === 'string' ? { ntp: o.ntp } : {}),
+      });
+      const registrar = patch.registrar!;
+      const info = await initCa(
+        homeOf(cmd),
+        {
+          org: org.trim(),
+          domain,
+          cn: typeof o.cn === 'string' ? o.cn : `${org.trim()} SIP CA`,
+          caKey: o.key as KeySpec,
+          hash: o.hash as HashName,
+          caDays: parseDays(o.days as string, 3650),
+          leafKey: o.leafKey as KeySpec,
+          leafDays: parseDays(o.leafDays as string, 825),
+          registrar,
+          provisioningUrl: patch.provisioningUrl!,
+          tftpServer: patch.tftpServer ?? registrar.host,
+          ...(patch.ntp ? { ntp: patch.ntp } : {}),
+          force: o.force === true,
+        },
+        passphrase,
+      );
+      if (o.json) return printJson(info);
+      if (info.replaced) note(`the previous CA was moved to ${info.replaced}`);
+      note(`created a CA in ${info.home}`);
+      printInfo(info);
+      if (!info.encrypted) note('warning: the CA key is not encrypted; anyone who can read it can issue certificates');
+      note(`next: sipsec server add ${registrar.host} --ip <address>   and   sipsec phone add NAME --vendor V --mac MAC`);
+    });
+
+  ca.command('show')
+    .description('show the CA: subject, validity, fingerprint, settings, counts')
+    .option('--json', 'print as JSON')
+    .addHelpText('after', '\nExamples:\n  sipsec ca show\n  sipsec ca show --json | jq .fingerprint')
+    .action(async (o: { json?: boolean }, cmd: Command) => {
+      const info = await caInfo(await openStore(cmd));
+      if (o.json) return printJson(info);
+      printInfo(info);
+    });
+
+  ca.command('crl')
+    .description('write a fresh CRL signed by the CA and print its path')
+    .option('--out <file>', 'where to write it (default: crl.pem in the CA home)')
+    .option('--passphrase-file <file>', 'the CA key passphrase')
+    .option('--json', 'print as JSON')
+    .addHelpText('after', '\nExamples:\n  sipsec ca crl\n  sipsec ca crl --out /etc/kamailio/tls/crl.pem\n  openssl crl -in "$(sipsec ca crl)" -noout -text')
+    .action(async (o: { out?: string; passphraseFile?: string; json?: boolean }, cmd: Command) => {
+      const store = await openStore(cmd);
+      const signer = await store.signer(passphraseSource(o.passphraseFile));
+      const file = await store.writeCrl(signer, o.out);
+      const revoked = store.index.certificates.filter((c) => c.status === 'revoked').length;
+      if (o.json) return printJson({ path: file, crlNumber: store.index.crlNumber, revoked });
+      out(`${file}\n`);
+      note(`CRL number ${store.index.crlNumber}, ${revoked} revoked certificate(s)`);
+    });
+
+  ca.command('config')
+    .description('change where phones are pointed (registrar, provisioning URL, TFTP, NTP); then run sipsec provision render')
+    .option('--registrar <host[:port]>', 'SIP/TLS registrar (port defaults to 5061)')
+    .option('--provisioning-url <url>', 'base URL phones fetch their files from')
+    .option('--tftp-server <host[:port]>', 'TFTP server for phones that boot over TFTP')
+    .option('--ntp <host>', 'NTP server')
+    .option('--json', 'print the resulting settings as JSON')
+    .addHelpText('after', '\nExamples:\n  sipsec ca config --registrar 10.0.1.133:5061 && sipsec provision render\n  sipsec ca config --ntp pool.ntp.org')
+    .action(async (o: { registrar?: string; provisioningUrl?: string; tftpServer?: string; ntp?: string; json?: boolean }, cmd: Command) => {
+      const store = await openStore(cmd);
+      const patch = configPatch(o);
+      const next = Object.keys(patch).length > 0 ? await store.updateConfig(patch) : store.config;
+      if (o.json) return printJson(next);
+      out(
+        keyValues([
+          ['Registrar', `${next.registrar.host}:${next.registrar.port}`],
+          ['Provisioning', next.provisioningUrl],
+          ['TFTP server', next.tftpServer],
+          ['NTP', next.ntp],
+        ]),
+      );
+      if (Object.keys(patch).length > 0) note('settings saved; run sipsec provision render so the phones get them');
+    });
+}

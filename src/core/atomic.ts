@@ -1,0 +1,52 @@
+import { promises as fs, constants } from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+export interface WriteOptions {
+  /** File mode; keys get 0o600, everything else 0o644. */
+  mode?: number;
+}
+
+/**
+ * Write a file so that a reader (or a crash) sees either the old content or
+ * the new one, never a mix: temp file in the same directory, fsync, rename,
+ * then fsync the directory so the rename itself is durable.
+ */
+export async function writeFileAtomic(file: string, data: string | Uint8Array, opts: WriteOptions = {}): Promise<void> {
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const mode = opts.mode ?? 0o644;
+  const handle = await fs.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    // The umask may have narrowed the mode; keys must be exactly what we asked.
+    await fs.chmod(tmp, mode);
+    await fs.rename(tmp, file);
+  } catch (e) {
+    await fs.rm(tmp, { force: true });
+    throw e;
+  }
+  await fsyncDir(dir);
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  let handle: fs.FileHandle | undefined;
+  try {
+    handle = await fs.open(dir, constants.O_RDONLY);
+    await handle.sync();
+  } catch {
+    // Some filesystems refuse fsync on directories; the rename is still atomic.
+  } finally {
+    await handle?.close();
+  }
+}
+
+/** mkdir -p with an exact mode on every directory we create. */
+export async function ensureDir(dir: string, mode = 0o700): Promise<void> {
+  await fs.mkdir(dir, { recursive: true, mode });
+}

@@ -1,0 +1,216 @@
+import { SipsecError } from '../core/errors.js';
+import { checkDns, checkIp, checkName, isDnsName, normalizeMac } from '../pki/names.js';
+import { CaStore, type LeafRequest, type PassphraseSource, type Prepared } from '../pki/store.js';
+import { KEY_SPECS, type KeySpec } from '../pki/keys.js';
+import { SRTP_MODES, type CertEntry, type Phone, type SrtpMode } from '../pki/schema.js';
+import { isVendorId, loadVendor, vendorIds } from '../vendors/registry.js';
+import { generateSecret } from './secret.js';
+
+/** What a person or a CSV row gives for one phone, before validation. */
+export interface PhoneInput {
+  name: string;
+  vendor: string;
+  mac?: string | undefined;
+  ips?: string[];
+  dns?: string[];
+  ext?: string | undefined;
+  secret?: string | undefined;
+  displayName?: string | undefined;
+  srtp?: string | undefined;
+  line?: number | string | undefined;
+  key?: string | undefined;
+  days?: number | string | undefined;
+  options?: Record<string, string>;
+}
+
+export interface ValidPhone {
+  phone: Phone;
+  key: KeySpec;
+  days: number;
+}
+
+const EXT_RE = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,31}$/;
+
+export function parseKeySpec(input: string | undefined, fallback: KeySpec): KeySpec {
+  if (input === undefined || input === '') return fallback;
+  if ((KEY_SPECS as readonly string[]).includes(input)) return input as KeySpec;
+  throw new SipsecError('BAD_INPUT', `unknown key type '${input}'`, `use one of ${KEY_SPECS.join(', ')}`);
+}
+
+export function parseDays(input: number | string | undefined, fallback: number): number {
+  if (input === undefined || input === '') return fallback;
+  const n = typeof input === 'number' ? input : Number(input);
+  if (!Number.isInteger(n) || n < 1 || n > 36_500) {
+    throw new SipsecError('BAD_INPUT', `invalid --days '${input}'`, 'give a whole number of days between 1 and 36500');
+  }
+  return n;
+}
+
+/** The SIP user a phone registers as: its extension, else its name. */
+export function sipUser(phone: Phone): string {
+  return phone.ext ?? phone.name;
+}
+
+/** Validate one phone without touching the store (pure apart from the vendor schema load). */
+export async function validatePhone(input: PhoneInput, defaults: { key: KeySpec; days: number; now: Date }): Promise<ValidPhone> {
+  const name = checkName(input.name.trim(), 'phone name');
+  const vendorId = input.vendor.trim().toLowerCase();
+  if (!isVendorId(vendorId)) {
+    throw new SipsecError('UNKNOWN_VENDOR', `unknown vendor '${input.vendor}'`, `choose one of: ${vendorIds().join(', ')}`);
+  }
+  const vendor = await loadVendor(vendorId);
+  const mac = input.mac && input.mac.trim() !== '' ? normalizeMac(input.mac) : undefined;
+  if (!mac && vendor.descriptor.macRequired) {
+    throw new SipsecError('BAD_MAC', `--mac is required for ${vendor.descriptor.name}`, 'hardware phones fetch their files by MAC address: give --mac 00:08:5d:12:34:56');
+  }
+  const ext = input.ext && input.ext.trim() !== '' ? input.ext.trim() : undefined;
+  if (ext !== undefined && !EXT_RE.test(ext)) {
+    throw new SipsecError('BAD_INPUT', `invalid extension '${ext}'`, 'use digits or a SIP user name (letters, digits, . _ + -)');
+  }
+  const srtpIn = input.srtp && input.srtp !== '' ? input.srtp.toLowerCase() : 'mandatory';
+  if (!(SRTP_MODES as readonly string[]).includes(srtpIn)) {
+    throw new SipsecError('BAD_INPUT', `invalid --srtp '${input.srtp}'`, `use one of ${SRTP_MODES.join(', ')}`);
+  }
+  const line = input.line === undefined || input.line === '' ? 1 : Number(input.line);
+  if (!Number.isInteger(line) || line < 1 || line > 99) {
+    throw new SipsecError('BAD_INPUT', `invalid --line '${input.line}'`, 'give the account/line number on the phone, 1 to 99');
+  }
+  const secret = input.secret && input.secret !== '' ? input.secret : generateSecret();
+  if (secret.length < 8 || /[\s"'\\&<>]/.test(secret)) {
+    throw new SipsecError('BAD_INPUT', 'the SIP secret must be at least 8 characters without spaces, quotes, \\, &, < or >', 'these break vendor config formats; leave --secret out to get a strong generated one');
+  }
+  const displayName = input.displayName && input.displayName.trim() !== '' ? input.displayName.trim() : undefined;
+  if (displayName !== undefined && (displayName.length > 64 || /["\\<>&\u0000-\u001f]/.test(displayName))) {
+    throw new SipsecError('BAD_INPUT', `invalid display name '${displayName.slice(0, 40)}'`, 'up to 64 characters without quotes, \\, <, >, & or control characters');
+  }
+  const parsedOptions = vendor.optionsSchema.safeParse(input.options ?? {});
+  if (!parsedOptions.success) {
+    const issue = parsedOptions.error.issues[0];
+    const key = issue?.path.join('.') || '(options)';
+    throw new SipsecError('BAD_INPUT', `invalid ${vendorId} option ${key}: ${issue?.message ?? ''}`, `see sipsec phone add --help and the ${vendorId} section of the README`);
+  }
+  const options: Record<string, string | number | boolean> = {};
+  for (const [k, v] of Object.entries(parsedOptions.data)) {
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') options[k] = v;
+  }
+  const phone: Phone = {
+    name,
+    vendor: vendorId,
+    ...(mac ? { mac } : {}),
+    ips: (input.ips ?? []).filter((s) => s.trim() !== '').map(checkIp),
+    dns: (input.dns ?? []).filter((s) => s.trim() !== '').map(checkDns),
+    ...(ext ? { ext } : {}),
+    secret,
+    ...(displayName ? { displayName } : {}),
+    srtp: srtpIn as SrtpMode,
+    line,
+    options,
+    createdAt: defaults.now.toISOString(),
+  };
+  return { phone, key: parseKeySpec(input.key, defaults.key), days: parseDays(input.days, defaults.days) };
+}
+
+/** Names in a phone certificate: its name (when a valid host label), DNS names, IPs, and its AOR as a sip: URI. */
+export function phoneSans(phone: Phone, domain: string): { dns: string[]; ip: string[]; uri: string[] } {
+  const dns = [...new Set([...(isDnsName(phone.name) ? [phone.name.toLowerCase()] : []), ...phone.dns])];
+  return { dns, ip: [...new Set(phone.ips)], uri: [`sip:${sipUser(phone)}@${domain}`] };
+}
+
+export function phoneRequest(v: ValidPhone, domain: string): LeafRequest {
+  return { name: v.phone.name, kind: 'phone', cn: v.phone.name, sans: phoneSans(v.phone, domain), keySpec: v.key, days: v.days };
+}
+
+/** Conflicts of a batch with itself and with the store: names, MACs, extensions. */
+export function findConflicts(batch: Phone[], existing: { phones: Phone[]; certificates: CertEntry[] }): string[] {
+  const problems: string[] = [];
+  const names = new Map<string, string>();
+  const macs = new Map<string, string>();
+  const exts = new Map<string, string>();
+  for (const p of existing.phones) {
+    if (p.mac) macs.set(p.mac, p.name);
+    exts.set(p.ext ?? p.name, p.name);
+  }
+  for (const c of existing.certificates) if (c.status === 'valid') names.set(c.name.toLowerCase(), c.name);
+  for (const p of existing.phones) names.set(p.name.toLowerCase(), p.name);
+  for (const p of batch) {
+    const lower = p.name.toLowerCase();
+    if (names.has(lower)) problems.push(`${p.name}: the name is already used by ${names.get(lower)}`);
+    names.set(lower, p.name);
+    if (p.mac) {
+      if (macs.has(p.mac)) problems.push(`${p.name}: MAC ${p.mac} is already used by ${macs.get(p.mac)}`);
+      macs.set(p.mac, p.name);
+    }
+    const user = p.ext ?? p.name;
+    if (exts.has(user)) problems.push(`${p.name}: SIP user '${user}' is already used by ${exts.get(user)}`);
+    exts.set(user, p.name);
+  }
+  return problems;
+}
+
+export interface AddResult {
+  phones: Phone[];
+  certificates: CertEntry[];
+}
+
+/**
+ * Add phones: everything is validated first, certificates are issued, and
+ * the phones and their certificates enter the index together, in chunks,
+ * so a crash in a large import leaves whole phones or none.
+ */
+export async function addPhones(
+  store: CaStore,
+  valid: ValidPhone[],
+  passphrase: PassphraseSource,
+  opts: { chunk?: number; onProgress?: (done: number, total: number) => void } = {},
+): Promise<AddResult> {
+  const conflicts = findConflicts(
+    valid.map((v) => v.phone),
+    store.index,
+  );
+  if (conflicts.length > 0) {
+    throw new SipsecError('DUPLICATE', conflicts[0]!, conflicts.length > 1 ? `and ${conflicts.length - 1} more conflict(s); nothing was issued` : 'pick another name, MAC or extension');
+  }
+  const signer = await store.signer(passphrase);
+  const chunk = opts.chunk ?? 50;
+  const result: AddResult = { phones: [], certificates: [] };
+  for (let start = 0; start < valid.length; start += chunk) {
+    const part = valid.slice(start, start + chunk);
+    const prepared: Prepared[] = await store.prepare(
+      part.map((v) => phoneRequest(v, store.config.domain)),
+      signer,
+      (n) => opts.onProgress?.(start + n, valid.length),
+    );
+    try {
+      await store.update((draft) => {
+        const again = findConflicts(
+          part.map((v) => v.phone),
+          draft,
+        );
+        if (again.length > 0) throw new SipsecError('DUPLICATE', again[0]!, 'another sipsec added it meanwhile; nothing of this chunk was committed');
+        for (let i = 0; i < part.length; i++) {
+          draft.phones.push(part[i]!.phone);
+          draft.certificates.push(prepared[i]!.entry);
+        }
+      });
+    } catch (e) {
+      await store.discard(prepared);
+      throw e;
+    }
+    result.phones.push(...part.map((v) => v.phone));
+    result.certificates.push(...prepared.map((p) => p.entry));
+  }
+  await store.syncDirs();
+  return result;
+}
+
+export function findPhone(store: CaStore, name: string): Phone {
+  const phone = store.index.phones.find((p) => p.name === name) ?? store.index.phones.find((p) => p.name.toLowerCase() === name.toLowerCase());
+  if (!phone) throw new SipsecError('NOT_FOUND', `no phone named '${name}'`, 'see sipsec phone list');
+  return phone;
+}
+
+/** A copy of a phone without its secret, for listings and logs. */
+export function redact(phone: Phone): Omit<Phone, 'secret'> & { secret?: string } {
+  const { secret: _secret, ...rest } = phone;
+  return rest;
+}

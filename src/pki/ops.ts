@@ -1,0 +1,219 @@
+import { promises as fs } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { SipsecError } from '../core/errors.js';
+import { x509 } from './x509.js';
+import { CaStore, type InitParams, type PassphraseSource, type StoreOptions } from './store.js';
+import { checkDns, checkIp, checkName, isDnsName } from './names.js';
+import { isIP } from 'node:net';
+import type { CertEntry } from './schema.js';
+import type { KeySpec } from './keys.js';
+import { legacyPrivateKeyPem } from './keys.js';
+import type { RevocationReason } from './crl.js';
+import { buildPkcs12, type P12Profile } from './pkcs12.js';
+import { homePaths } from './paths.js';
+
+/**
+ * The CA operations behind `sipsec ca|server|cert`: each takes plain
+ * values, returns plain data, and leaves printing to the CLI.
+ */
+
+export async function initCa(home: string, p: InitParams, passphrase: string | undefined, opts: StoreOptions = {}) {
+  const { store, replaced } = await CaStore.init(home, p, passphrase, opts);
+  return { ...(await caInfo(store)), ...(replaced ? { replaced } : {}) };
+}
+
+export async function caInfo(store: CaStore) {
+  const cert = await store.caCertificate();
+  const entry = store.index.certificates.find((c) => c.kind === 'ca');
+  const count = (kind: string) => store.index.certificates.filter((c) => c.kind === kind && c.status === 'valid').length;
+  return {
+    home: store.paths.root,
+    subject: cert.subject,
+    serial: cert.serialNumber.toLowerCase(),
+    notBefore: cert.notBefore.toISOString(),
+    notAfter: cert.notAfter.toISOString(),
+    fingerprint: createHash('sha256').update(Buffer.from(cert.rawData)).digest('hex'),
+    keyType: entry?.keyType ?? store.config.caKey,
+    hash: store.config.hash,
+    encrypted: store.config.encrypted,
+    org: store.config.org,
+    domain: store.config.domain,
+    registrar: `${store.config.registrar.host}:${store.config.registrar.port}`,
+    provisioningUrl: store.config.provisioningUrl,
+    tftpServer: store.config.tftpServer,
+    ntp: store.config.ntp,
+    caCert: store.paths.caCert,
+    crl: store.paths.crl,
+    servers: count('server'),
+    phones: store.index.phones.length,
+    revoked: store.index.certificates.filter((c) => c.status === 'revoked').length,
+  };
+}
+
+export interface ServerInput {
+  name: string;
+  dns: string[];
+  ip: string[];
+  key?: KeySpec;
+  days?: number;
+}
+
+/**
+ * Server certificate names (RFC 5922 §7.1, sip-srtp.md §3.3): CN = the
+ * primary name; SAN = every DNS name, every IP, and `sip:<domain>` so a
+ * client checking the SIP domain identity finds it.
+ */
+export function serverSans(input: ServerInput, domain: string): { cn: string; dns: string[]; ip: string[]; uri: string[] } {
+  const name = input.name;
+  const nameIsIp = isIP(name) !== 0;
+  const nameIsHost = !nameIsIp && name.includes('.') && isDnsName(name);
+  const dns = [...new Set([...(nameIsHost ? [name.toLowerCase()] : []), ...input.dns.map(checkDns)])];
+  const ip = [...new Set([...(nameIsIp ? [name] : []), ...input.ip.map(checkIp)])];
+  const cn = nameIsHost || nameIsIp ? name : (dns[0] ?? ip[0] ?? name);
+  return { cn, dns, ip, uri: [`sip:${domain}`] };
+}
+
+export async function addServer(store: CaStore, input: ServerInput, passphrase: PassphraseSource): Promise<CertEntry> {
+  if (isIP(input.name) === 0) checkName(input.name, 'server name');
+  const sans = serverSans(input, store.config.domain);
+  if (store.current(input.name)) {
+    throw new SipsecError('DUPLICATE', `'${input.name}' already has a valid certificate`, `renew it with sipsec cert renew ${input.name}, or revoke it first`);
+  }
+  if (store.index.phones.some((p) => p.name.toLowerCase() === input.name.toLowerCase())) {
+    throw new SipsecError('DUPLICATE', `'${input.name}' is a phone`, 'pick another name for the server');
+  }
+  const signer = await store.signer(passphrase);
+  const [prepared] = await store.prepare(
+    [{ name: input.name, kind: 'server', cn: sans.cn, sans: { dns: sans.dns, ip: sans.ip, uri: sans.uri }, keySpec: input.key ?? store.config.leafKey, days: input.days ?? store.config.leafDays }],
+    signer,
+  );
+  try {
+    await store.update((draft) => {
+      if (draft.certificates.some((c) => c.name === input.name && c.status === 'valid')) {
+        throw new SipsecError('DUPLICATE', `'${input.name}' already has a valid certificate`, 'another sipsec added it meanwhile');
+      }
+      draft.certificates.push(prepared!.entry);
+    });
+  } catch (e) {
+    await store.discard([prepared!]);
+    throw e;
+  }
+  return prepared!.entry;
+}
+
+export function currentOrThrow(store: CaStore, name: string): CertEntry {
+  const entry = store.current(name);
+  if (!entry) {
+    const any = store.history(name);
+    if (any.length > 0) throw new SipsecError('NOT_FOUND', `'${name}' has no valid certificate (its last one is ${any[any.length - 1]!.status})`, `issue a new one with sipsec cert renew ${name}`);
+    throw new SipsecError('NOT_FOUND', `no certificate named '${name}'`, 'see sipsec cert list');
+  }
+  return entry;
+}
+
+/** Revoke a name's current certificate and publish a fresh CRL. */
+export async function revokeCert(store: CaStore, name: string, reason: RevocationReason, passphrase: PassphraseSource): Promise<CertEntry> {
+  if (name === 'ca') throw new SipsecError('BAD_INPUT', 'the CA cannot revoke itself', 'to retire the CA, create a new one with sipsec ca init --force');
+  const entry = currentOrThrow(store, name);
+  const signer = await store.signer(passphrase);
+  const revoked = await store.update((draft) => CaStore.revokeIn(draft, entry.serial, reason, store.clock()));
+  await store.writeCrl(signer);
+  return revoked;
+}
+
+/**
+ * New key and certificate with the same names; the old certificate is
+ * revoked as superseded so a stolen old key stops working too.
+ */
+export async function renewCert(store: CaStore, name: string, passphrase: PassphraseSource, opts: { key?: KeySpec; days?: number } = {}): Promise<{ old: CertEntry; renewed: CertEntry }> {
+  if (name === 'ca') throw new SipsecError('BAD_INPUT', 'the CA is not renewed in place', 'create a new CA with sipsec ca init --force and re-provision the phones');
+  const history = store.history(name).filter((c) => c.kind !== 'ca');
+  const old = store.current(name) ?? history[history.length - 1];
+  if (!old) throw new SipsecError('NOT_FOUND', `no certificate named '${name}'`, 'see sipsec cert list');
+  if (old.kind === 'phone' && !store.index.phones.some((p) => p.name === name)) {
+    throw new SipsecError('NOT_FOUND', `phone '${name}' was removed`, `add it again with sipsec phone add ${name} ...`);
+  }
+  const signer = await store.signer(passphrase);
+  const cn = /CN=([^,]+)/.exec(old.subject)?.[1] ?? name;
+  const [prepared] = await store.prepare(
+    [{ name, kind: old.kind === 'server' ? 'server' : 'phone', cn, sans: old.sans, keySpec: opts.key ?? old.keyType, days: opts.days ?? store.config.leafDays }],
+    signer,
+  );
+  try {
+    await store.update((draft) => {
+      if (old.status === 'valid') CaStore.revokeIn(draft, old.serial, 'superseded', store.clock());
+      draft.certificates.push(prepared!.entry);
+    });
+  } catch (e) {
+    await store.discard([prepared!]);
+    throw e;
+  }
+  await store.writeCrl(signer);
+  return { old, renewed: prepared!.entry };
+}
+
+export type ExportFormat = 'pem' | 'der' | 'p12';
+
+export interface ExportRequest {
+  name: string;
+  format: ExportFormat;
+  withKey: boolean;
+  p12: P12Profile;
+  password?: string;
+  /** Key encoding inside a PEM export: PKCS#8 (default) or traditional. */
+  legacyKey?: boolean;
+}
+
+export interface ExportResult {
+  name: string;
+  serial: string;
+  format: ExportFormat;
+  data: Buffer;
+  holdsKey: boolean;
+}
+
+export async function exportCert(store: CaStore, req: ExportRequest): Promise<ExportResult> {
+  if (req.name === 'ca') {
+    if (req.withKey) throw new SipsecError('BAD_INPUT', 'sipsec never exports the CA key', `the CA key stays in ${store.paths.caKey}; export the CA certificate without --with-key`);
+    if (req.format === 'p12') throw new SipsecError('BAD_INPUT', 'the CA certificate is exported as pem or der', 'use --format pem or --format der');
+    const pem = await store.caCertPem();
+    const cert = await store.caCertificate();
+    return { name: 'ca', serial: cert.serialNumber.toLowerCase(), format: req.format, holdsKey: false, data: req.format === 'pem' ? Buffer.from(pem) : Buffer.from(cert.rawData) };
+  }
+  const entry = currentOrThrow(store, req.name);
+  const certPem = await store.readCertPem(entry.serial);
+  const cert = new x509.X509Certificate(certPem);
+  switch (req.format) {
+    case 'pem': {
+      if (!req.withKey) return { name: req.name, serial: entry.serial, format: 'pem', holdsKey: false, data: Buffer.from(certPem) };
+      const key = await store.readKey(entry.serial);
+      const keyPem = req.legacyKey ? legacyPrivateKeyPem(key) : await store.readKeyPem(entry.serial);
+      return { name: req.name, serial: entry.serial, format: 'pem', holdsKey: true, data: Buffer.from(keyPem + certPem) };
+    }
+    case 'der':
+      if (req.withKey) throw new SipsecError('BAD_INPUT', 'DER holds one object: the certificate', 'for certificate + key use --format pem --with-key or --format p12');
+      return { name: req.name, serial: entry.serial, format: 'der', holdsKey: false, data: Buffer.from(cert.rawData) };
+    case 'p12': {
+      if (req.password === undefined) throw new SipsecError('BAD_INPUT', 'a PKCS#12 export needs a password', 'give it with --password-file F (the file holds the password on its first line)');
+      const key = await store.readKey(entry.serial);
+      const ca = await store.caCertificate();
+      const data = buildPkcs12({ key, certs: [Buffer.from(cert.rawData), Buffer.from(ca.rawData)], password: req.password, friendlyName: req.name, profile: req.p12 });
+      return { name: req.name, serial: entry.serial, format: 'p12', holdsKey: true, data };
+    }
+  }
+}
+
+/** Read the first line of a password/passphrase file, with a clear error. */
+export async function readSecretFile(file: string, what: string): Promise<string> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (e) {
+    throw new SipsecError('UNREADABLE', `cannot read the ${what} file ${file}`, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'check the path' : 'check its permissions');
+  }
+  const line = text.split(/\r?\n/)[0] ?? '';
+  if (line.length === 0) throw new SipsecError('BAD_INPUT', `the ${what} file ${file} is empty`, `put the ${what} on its first line`);
+  return line;
+}
+
+export { homePaths };

@@ -1,0 +1,33 @@
+import * as path from 'node:path';
+
+/**
+ * The layout of a CA home (like easy-rsa's pki/): plain files a person can
+ * inspect. Certificates and keys are stored by serial, so replacing one
+ * never overwrites a file the index still points to; index.json is the
+ * commit point of every change.
+ */
+export function homePaths(home: string) {
+  const root = path.resolve(home);
+  return {
+    root,
+    config: path.join(root, 'config.json'),
+    index: path.join(root, 'index.json'),
+    lock: path.join(root, '.lock'),
+    caCert: path.join(root, 'ca.crt'),
+    caKey: path.join(root, 'private', 'ca.key'),
+    crl: path.join(root, 'crl.pem'),
+    certsDir: path.join(root, 'certs'),
+    privateDir: path.join(root, 'private'),
+    provisionDir: path.join(root, 'provision'),
+    serveLog: path.join(root, 'serve.log'),
+    serveState: path.join(root, 'serve.json'),
+    cert: (serial: string) => path.join(root, 'certs', `${serial}.crt`),
+    key: (serial: string) => path.join(root, 'private', `${serial}.key`),
+  };
+}
+
+export type HomePaths = ReturnType<typeof homePaths>;
+
+export function defaultHome(): string {
+  return process.env.SIPSEC_HOME && process.env.SIPSEC_HOME.length > 0 ? process.env.SIPSEC_HOME : './ca';
+}

@@ -1,0 +1,395 @@
+import { promises as fs } from 'node:fs';
+import { createHash, type KeyObject } from 'node:crypto';
+import { z } from 'zod';
+import { SipsecError, errnoCode, messageOf } from '../core/errors.js';
+import { ensureDir, fsyncDir, writeFileAtomic } from '../core/atomic.js';
+import { withLock } from '../core/lock.js';
+import { x509 } from './x509.js';
+import { homePaths, type HomePaths } from './paths.js';
+import { ConfigSchema, IndexSchema, type CertEntry, type CertKind, type Config, type Index } from './schema.js';
+import { generateKey, loadPrivateKey, privateKeyPem, signingKey, specOf, type HashName, type KeySpec } from './keys.js';
+import { issueCertificate, randomSerial, type Signer } from './issue.js';
+import { buildCrl, type RevocationReason } from './crl.js';
+import { toPem } from './pem.js';
+import type { SubjectAltNames } from './profiles.js';
+
+export type PassphraseSource = () => Promise<string | undefined>;
+
+export interface StoreOptions {
+  /** Injectable clock: certificate validity and revocation dates. */
+  now?: () => Date;
+}
+
+export interface InitParams {
+  org: string;
+  domain: string;
+  cn: string;
+  caKey: KeySpec;
+  hash: HashName;
+  caDays: number;
+  leafKey: KeySpec;
+  leafDays: number;
+  registrar: { host: string; port: number };
+  provisioningUrl?: string;
+  tftpServer?: string;
+  ntp?: string;
+  force: boolean;
+}
+
+export interface LeafRequest {
+  name: string;
+  kind: Exclude<CertKind, 'ca'>;
+  cn: string;
+  sans: SubjectAltNames;
+  keySpec: KeySpec;
+  days: number;
+}
+
+/** A certificate issued and written to disk but not yet in the index. */
+export interface Prepared {
+  entry: CertEntry;
+  files: string[];
+}
+
+const DAY = 86_400_000;
+/** Validity starts an hour back: phones and PBXs with slightly slow clocks still accept a fresh certificate. */
+const BACKDATE = 3_600_000;
+
+export function dnString(name: x509.Name): string {
+  return name.toString();
+}
+
+function entryFor(name: string, kind: CertKind, cert: x509.X509Certificate, sans: SubjectAltNames, keyType: KeySpec): CertEntry {
+  return {
+    serial: cert.serialNumber.toLowerCase(),
+    name,
+    kind,
+    subject: dnString(cert.subjectName),
+    sans,
+    keyType,
+    notBefore: cert.notBefore.toISOString(),
+    notAfter: cert.notAfter.toISOString(),
+    fingerprint: createHash('sha256').update(Buffer.from(cert.rawData)).digest('hex'),
+    status: 'valid',
+  };
+}
+
+async function readJson<T>(file: string, schema: z.ZodType<T>, what: string): Promise<T> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') throw new SipsecError('CA_MISSING', `no CA in ${file.replace(/\/[^/]+$/, '')}`, 'create one with: sipsec ca init --org ORG --domain DOMAIN (or point --home / SIPSEC_HOME at an existing one)');
+    throw new SipsecError('UNREADABLE', `cannot read ${file}: ${messageOf(e)}`, 'check its permissions');
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (e) {
+    throw new SipsecError('CA_CORRUPT', `${what} ${file} is not valid JSON: ${messageOf(e)}`, 'restore it from a backup');
+  }
+  const parsed = schema.safeParse(data);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new SipsecError('CA_CORRUPT', `${what} ${file} is invalid at ${first?.path.join('.') || '(root)'}: ${first?.message ?? ''}`, 'restore it from a backup');
+  }
+  return parsed.data;
+}
+
+export class CaStore {
+  readonly paths: HomePaths;
+  private cfg: Config;
+  private idx: Index;
+  private readonly now: () => Date;
+  private caCert: x509.X509Certificate | undefined;
+  private cachedSigner: Signer | undefined;
+
+  private constructor(paths: HomePaths, cfg: Config, idx: Index, opts: StoreOptions) {
+    this.paths = paths;
+    this.cfg = cfg;
+    this.idx = idx;
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  static async exists(home: string): Promise<boolean> {
+    try {
+      await fs.access(homePaths(home).config);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  static async open(home: string, opts: StoreOptions = {}): Promise<CaStore> {
+    const paths = homePaths(home);
+    const cfg = await readJson(paths.config, ConfigSchema, 'config');
+    const idx = await readJson(paths.index, IndexSchema, 'index');
+    return new CaStore(paths, cfg, idx, opts);
+  }
+
+  /**
+   * Create a CA. config.json is written last: until it exists there is no
+   * CA, so a crash half-way leaves nothing that pretends to be one.
+   */
+  static async init(home: string, p: InitParams, passphrase: string | undefined, opts: StoreOptions = {}): Promise<{ store: CaStore; replaced?: string }> {
+    const paths = homePaths(home);
+    let replaced: string | undefined;
+    await ensureDir(paths.root);
+    await fs.chmod(paths.root, 0o700);
+    return withLock(paths.lock, async () => {
+      if (await CaStore.exists(home)) {
+        if (!p.force) {
+          throw new SipsecError('CA_EXISTS', `a CA already exists in ${paths.root}`, 'use it, pick another --home, or replace it with --force (the old one is kept aside)');
+        }
+        replaced = `${paths.root}.replaced-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+        await fs.mkdir(replaced, { mode: 0o700 });
+        for (const entry of await fs.readdir(paths.root)) {
+          if (entry === '.lock' || entry === '.gitkeep') continue;
+          await fs.rename(`${paths.root}/${entry}`, `${replaced}/${entry}`);
+        }
+      }
+      await ensureDir(paths.certsDir);
+      await ensureDir(paths.privateDir);
+      const now = (opts.now ?? (() => new Date()))();
+      const key = await generateKey(p.caKey);
+      const webKey = await signingKey(key, p.hash);
+      const cert = await issueCertificate(
+        {
+          profile: 'ca',
+          cn: p.cn,
+          org: p.org,
+          sans: { dns: [], ip: [], uri: [] },
+          subjectKey: key,
+          notBefore: new Date(now.getTime() - BACKDATE),
+          notAfter: new Date(now.getTime() + p.caDays * DAY),
+        },
+        { cert: undefined, key, webKey, hash: p.hash },
+      );
+      await writeFileAtomic(paths.caKey, privateKeyPem(key, passphrase), { mode: 0o600 });
+      const certPem = toPem('CERTIFICATE', cert.rawData);
+      await writeFileAtomic(paths.caCert, certPem, { mode: 0o644 });
+      await writeFileAtomic(paths.cert(cert.serialNumber.toLowerCase()), certPem, { mode: 0o644 });
+      const index: Index = {
+        version: 1,
+        crlNumber: 0,
+        certificates: [entryFor('ca', 'ca', cert, { dns: [], ip: [], uri: [] }, p.caKey)],
+        phones: [],
+      };
+      await writeFileAtomic(paths.index, JSON.stringify(index, null, 2) + '\n', { mode: 0o600 });
+      const config: Config = {
+        version: 1,
+        org: p.org,
+        domain: p.domain,
+        cn: p.cn,
+        caKey: p.caKey,
+        hash: p.hash,
+        leafKey: p.leafKey,
+        leafDays: p.leafDays,
+        registrar: p.registrar,
+        ...(p.provisioningUrl ? { provisioningUrl: p.provisioningUrl } : {}),
+        ...(p.tftpServer ? { tftpServer: p.tftpServer } : {}),
+        ...(p.ntp ? { ntp: p.ntp } : {}),
+        encrypted: passphrase !== undefined,
+        createdAt: now.toISOString(),
+      };
+      await writeFileAtomic(paths.config, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
+      const store = new CaStore(paths, config, index, opts);
+      const signer: Signer = { cert, key, webKey, hash: p.hash };
+      store.caCert = cert;
+      store.cachedSigner = signer;
+      await store.writeCrlLocked(signer, paths.crl, index);
+      return replaced ? { store, replaced } : { store };
+    });
+  }
+
+  get config(): Config {
+    return this.cfg;
+  }
+
+  get index(): Index {
+    return this.idx;
+  }
+
+  clock(): Date {
+    return this.now();
+  }
+
+  async caCertificate(): Promise<x509.X509Certificate> {
+    if (!this.caCert) {
+      const pem = await fs.readFile(this.paths.caCert, 'utf8');
+      this.caCert = new x509.X509Certificate(pem);
+    }
+    return this.caCert;
+  }
+
+  async caCertPem(): Promise<string> {
+    return fs.readFile(this.paths.caCert, 'utf8');
+  }
+
+  /** The CA's signing key; the passphrase is asked for only when the key is encrypted. */
+  async signer(passphrase: PassphraseSource): Promise<Signer> {
+    if (this.cachedSigner) return this.cachedSigner;
+    let pem: string;
+    try {
+      pem = await fs.readFile(this.paths.caKey, 'utf8');
+    } catch (e) {
+      throw new SipsecError('UNREADABLE', `cannot read the CA key ${this.paths.caKey}: ${messageOf(e)}`, 'run sipsec as the user that owns the CA home');
+    }
+    const pass = this.cfg.encrypted ? await passphrase() : undefined;
+    const key = loadPrivateKey(pem, pass, 'CA key');
+    const webKey = await signingKey(key, this.cfg.hash);
+    this.cachedSigner = { cert: await this.caCertificate(), key, webKey, hash: this.cfg.hash };
+    return this.cachedSigner;
+  }
+
+  /** The current (valid, newest) certificate of a name. */
+  current(name: string): CertEntry | undefined {
+    const list = this.idx.certificates.filter((c) => c.name === name && c.status === 'valid');
+    return list[list.length - 1];
+  }
+
+  /** Every certificate a name has had, oldest first. */
+  history(name: string): CertEntry[] {
+    return this.idx.certificates.filter((c) => c.name === name);
+  }
+
+  bySerial(serial: string): CertEntry | undefined {
+    const s = serial.toLowerCase().replace(/^0+/, '');
+    return this.idx.certificates.find((c) => c.serial.replace(/^0+/, '') === s);
+  }
+
+  async readCertPem(serial: string): Promise<string> {
+    return fs.readFile(this.paths.cert(serial), 'utf8');
+  }
+
+  async readKeyPem(serial: string): Promise<string> {
+    return fs.readFile(this.paths.key(serial), 'utf8');
+  }
+
+  async readKey(serial: string): Promise<KeyObject> {
+    return loadPrivateKey(await this.readKeyPem(serial), undefined, `key of ${serial}`);
+  }
+
+  /**
+   * Issue leaf certificates: keys are generated concurrently on the thread
+   * pool, certificates and keys written by serial. Nothing is committed:
+   * the caller adds the entries to the index inside `update`.
+   */
+  async prepare(reqs: LeafRequest[], signer: Signer, onDone?: (n: number) => void): Promise<Prepared[]> {
+    const now = this.now();
+    const out: Prepared[] = new Array(reqs.length);
+    let next = 0;
+    let done = 0;
+    const worker = async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= reqs.length) return;
+        const r = reqs[i]!;
+        const key = await generateKey(r.keySpec);
+        const cert = await issueCertificate(
+          {
+            profile: r.kind,
+            cn: r.cn,
+            org: this.cfg.org,
+            sans: r.sans,
+            subjectKey: key,
+            serial: randomSerial(),
+            notBefore: new Date(now.getTime() - BACKDATE),
+            notAfter: new Date(now.getTime() + r.days * DAY),
+          },
+          signer,
+        );
+        const entry = entryFor(r.name, r.kind, cert, r.sans, r.keySpec);
+        const keyFile = this.paths.key(entry.serial);
+        const certFile = this.paths.cert(entry.serial);
+        await writeFileAtomic(keyFile, privateKeyPem(key), { mode: 0o600 });
+        await writeFileAtomic(certFile, toPem('CERTIFICATE', cert.rawData), { mode: 0o644 });
+        out[i] = { entry, files: [keyFile, certFile] };
+        onDone?.(++done);
+      }
+    };
+    // Key generation dominates; a few more workers than cores keeps both busy while others do I/O.
+    await Promise.all(Array.from({ length: Math.min(reqs.length, 8) }, worker));
+    return out;
+  }
+
+  async discard(prepared: Prepared[]): Promise<void> {
+    await Promise.all(prepared.flatMap((p) => p.files.map((f) => fs.rm(f, { force: true }))));
+  }
+
+  /**
+   * The only way the index changes: under the store lock, on a fresh copy
+   * read from disk (another sipsec may have committed meanwhile), written
+   * back atomically. If `fn` throws, nothing is written.
+   */
+  async update<T>(fn: (draft: Index, config: Config) => T | Promise<T>): Promise<T> {
+    return withLock(this.paths.lock, async () => {
+      const fresh = await readJson(this.paths.index, IndexSchema, 'index');
+      const draft: Index = structuredClone(fresh);
+      const result = await fn(draft, this.cfg);
+      const checked = IndexSchema.parse(draft);
+      await writeFileAtomic(this.paths.index, JSON.stringify(checked, null, 2) + '\n', { mode: 0o600 });
+      this.idx = checked;
+      return result;
+    });
+  }
+
+  async updateConfig(patch: Partial<Config>): Promise<Config> {
+    return withLock(this.paths.lock, async () => {
+      const fresh = await readJson(this.paths.config, ConfigSchema, 'config');
+      const next = ConfigSchema.parse({ ...fresh, ...patch });
+      await writeFileAtomic(this.paths.config, JSON.stringify(next, null, 2) + '\n', { mode: 0o600 });
+      this.cfg = next;
+      return next;
+    });
+  }
+
+  /** Reload index and config from disk (a long-running serve watches for changes). */
+  async reload(): Promise<void> {
+    this.idx = await readJson(this.paths.index, IndexSchema, 'index');
+    this.cfg = await readJson(this.paths.config, ConfigSchema, 'config');
+  }
+
+  /** Mark a certificate revoked inside an `update`. */
+  static revokeIn(draft: Index, serial: string, reason: RevocationReason, at: Date): CertEntry {
+    const entry = draft.certificates.find((c) => c.serial === serial);
+    if (!entry) throw new SipsecError('NOT_FOUND', `no certificate with serial ${serial}`, 'see sipsec cert list');
+    if (entry.status === 'revoked') return entry;
+    entry.status = 'revoked';
+    entry.revokedAt = at.toISOString();
+    entry.reason = reason;
+    return entry;
+  }
+
+  /** Write a fresh CRL (next update in 30 days) with a new CRL number. */
+  async writeCrl(signer: Signer, out?: string): Promise<string> {
+    return withLock(this.paths.lock, async () => {
+      const fresh = await readJson(this.paths.index, IndexSchema, 'index');
+      this.idx = fresh;
+      return this.writeCrlLocked(signer, out ?? this.paths.crl, fresh);
+    });
+  }
+
+  private async writeCrlLocked(signer: Signer, out: string, index: Index): Promise<string> {
+    const now = this.now();
+    const number = index.crlNumber + 1;
+    const revoked = index.certificates
+      .filter((c) => c.status === 'revoked')
+      .map((c) => ({ serial: c.serial, revokedAt: new Date(c.revokedAt ?? now.toISOString()), reason: c.reason ?? 'unspecified' }));
+    const crl = await buildCrl({ ...signer, cert: signer.cert ?? (await this.caCertificate()) }, revoked, BigInt(number), now, new Date(now.getTime() + 30 * DAY));
+    // RFC 7468 §5 label; @peculiar/x509 writes `CRL`, which OpenSSL cannot read.
+    await writeFileAtomic(out, toPem('X509 CRL', crl.rawData), { mode: 0o644 });
+    const next: Index = { ...index, crlNumber: number };
+    await writeFileAtomic(this.paths.index, JSON.stringify(next, null, 2) + '\n', { mode: 0o600 });
+    this.idx = next;
+    return out;
+  }
+
+  /** Sync the certs/ and private/ directories once after a batch (each file was fsynced already). */
+  async syncDirs(): Promise<void> {
+    await fsyncDir(this.paths.certsDir);
+    await fsyncDir(this.paths.privateDir);
+  }
+}
+
+export { specOf };

@@ -1,0 +1,65 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root: the nearest ancestor of this compiled file that holds package.json and bin/sipsec. */
+export function repoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 8; i++) {
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'bin', 'sipsec'))) return dir;
+    dir = path.dirname(dir);
+  }
+  throw new Error('repository root not found');
+}
+
+/** The compiled CLI entry next to this compiled test tree (dist/ or a private build dir). */
+export function cliEntry(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  // <build>/test/helpers → <build>/src/cli/main.js
+  return path.resolve(here, '..', '..', 'src', 'cli', 'main.js');
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const RUNNER = `const m = await import(process.argv[1]); process.exitCode = await m.main(process.argv.slice(2));`;
+
+/** Run the sipsec CLI synchronously (bounded), as a user would, in a separate process. */
+export function sipsec(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; cwd?: string } = {}): RunResult {
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', RUNNER, new URL(`file://${cliEntry()}`).href, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, SIPSEC_CA_PASSPHRASE: '', ...opts.env },
+    input: opts.input ?? '',
+    timeout: opts.timeoutMs ?? 120_000,
+    cwd: opts.cwd ?? repoRoot(),
+  });
+  return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Start the CLI as a child process (for serve and kill tests). */
+export function sipsecSpawn(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) {
+  return spawn(process.execPath, ['--input-type=module', '-e', RUNNER, new URL(`file://${cliEntry()}`).href, ...args], {
+    env: { ...process.env, SIPSEC_CA_PASSPHRASE: '', ...opts.env },
+    cwd: opts.cwd ?? repoRoot(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+export function tmpDir(prefix = 'sipsec-test-'): string {
+  return mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export function cleanup(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Run a peer program (bounded) and return its result. */
+export function run(cmd: string, args: string[], opts: { input?: string | Buffer; timeoutMs?: number; cwd?: string; env?: NodeJS.ProcessEnv } = {}): RunResult {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', input: opts.input ?? '', timeout: opts.timeoutMs ?? 60_000, cwd: opts.cwd, env: opts.env ?? process.env });
+  return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}

@@ -3,6 +3,8 @@
  * side by side in one run and prints both and the ratio.
  */
 const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
+  issue: () => import('./issue.js'),
+  tftp: () => import('./tftp.js'),
 };
 
 async function main(): Promise<void> {

@@ -3,9 +3,9 @@ import * as path from 'node:path';
 import { isIP } from 'node:net';
 import { SipsecError, errnoCode } from '../core/errors.js';
 import { writeFileAtomic } from '../core/atomic.js';
-import { x509 } from './x509.js';
-import { generateKey, loadPrivateKey, privateKeyPem, signingKey, type KeySpec } from './keys.js';
-import { issueCertificate, type Signer } from './issue.js';
+import { X509Certificate } from 'node:crypto';
+import { generateKey, loadPrivateKey, privateKeyPem, type KeySpec } from './keys.js';
+import { issueCertificate, signerFromCert, type Signer } from './certificate.js';
 import { checkDns } from './names.js';
 import { toPem } from './pem.js';
 
@@ -65,29 +65,34 @@ export async function astTlsCert(o: AstTlsCertOptions): Promise<AstTlsCertResult
   let createdCa = false;
   if (o.caCert) {
     if (!o.caKey) throw new SipsecError('BAD_INPUT', '-c needs -k', 'give the CA key with -k ca.key');
-    const cert = new x509.X509Certificate(await readFileOr(o.caCert, 'the CA certificate'));
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(await readFileOr(o.caCert, 'the CA certificate'));
+    } catch (e) {
+      if (e instanceof SipsecError) throw e;
+      throw new SipsecError('UNREADABLE', `${o.caCert} is not a PEM certificate`, 'give the CA certificate with -c');
+    }
     const keyPem = await readFileOr(o.caKey, 'the CA key');
     const key = loadPrivateKey(keyPem, /ENCRYPTED/.test(keyPem) ? await o.passphrase() : undefined, 'CA key');
-    signer = { cert, key, webKey: await signingKey(key, 'sha256'), hash: 'sha256' };
+    signer = signerFromCert(cert.raw, key, 'sha256');
   } else {
     const caKeyFile = path.join(o.dir, 'ca.key');
     const caCrtFile = path.join(o.dir, 'ca.crt');
     const key = await generateKey('rsa4096');
-    const webKey = await signingKey(key, 'sha256');
     // The script gave the CA the leaf's validity; a CA outliving its leaves is the point of one.
     const caDays = Math.max(o.days, 3650);
     const cert = await issueCertificate(
       { profile: 'ca', cn: `${o.org} Private CA`, org: o.org, sans: { dns: [], ip: [], uri: [] }, subjectKey: key, notBefore: new Date(now.getTime() - 3_600_000), notAfter: new Date(now.getTime() + caDays * DAY) },
-      { cert: undefined, key, webKey, hash: 'sha256' },
+      undefined,
     );
     const pass = o.noCaPassphrase ? undefined : await o.passphrase();
     if (!o.noCaPassphrase && pass === undefined) {
       throw new SipsecError('PASSPHRASE_REQUIRED', 'no passphrase for the new CA key', 'set SIPSEC_CA_PASSPHRASE, run on a terminal, or pass -e for an unencrypted CA key');
     }
     await writeFileAtomic(caKeyFile, privateKeyPem(key, pass), { mode: 0o600 });
-    await writeFileAtomic(caCrtFile, toPem('CERTIFICATE', cert.rawData), { mode: 0o644 });
+    await writeFileAtomic(caCrtFile, toPem('CERTIFICATE', cert.der), { mode: 0o644 });
     files.push(caKeyFile, caCrtFile);
-    signer = { cert, key, webKey, hash: 'sha256' };
+    signer = signerFromCert(cert.der, key, 'sha256');
     createdCa = true;
   }
   const key = await generateKey(leafSpec);
@@ -104,11 +109,11 @@ export async function astTlsCert(o: AstTlsCertOptions): Promise<AstTlsCertResult
     signer,
   );
   const keyPem = privateKeyPem(key);
-  const certPem = toPem('CERTIFICATE', cert.rawData);
+  const certPem = toPem('CERTIFICATE', cert.der);
   const base = path.join(o.dir, o.name);
   await writeFileAtomic(`${base}.key`, keyPem, { mode: 0o600 });
   await writeFileAtomic(`${base}.crt`, certPem, { mode: 0o644 });
   await writeFileAtomic(`${base}.pem`, keyPem + certPem, { mode: 0o600 });
   files.push(`${base}.key`, `${base}.crt`, `${base}.pem`);
-  return { createdCa, files, serial: cert.serialNumber.toLowerCase() };
+  return { createdCa, files, serial: cert.serial };
 }

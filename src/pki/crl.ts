@@ -1,8 +1,7 @@
 import { x509 } from './x509.js';
 import { integer } from './der.js';
-import { keyIdentifier } from './profiles.js';
-import { signingAlgorithm } from './keys.js';
-import type { Signer } from './issue.js';
+import { signingAlgorithm, signingKey } from './keys.js';
+import type { Signer } from './certificate.js';
 
 export const REVOCATION_REASONS = [
   'unspecified',
@@ -39,21 +38,14 @@ export interface RevokedEntry {
  * A CRL v2 (RFC 5280 §5) with the two extensions conforming issuers must
  * include: authorityKeyIdentifier and cRLNumber.
  */
-export async function buildCrl(
-  signer: Signer & { cert: x509.X509Certificate },
-  revoked: RevokedEntry[],
-  crlNumber: bigint,
-  thisUpdate: Date,
-  nextUpdate: Date,
-): Promise<x509.X509Crl> {
-  const akid = keyIdentifier(new Uint8Array(signer.cert.publicKey.rawData));
+export async function buildCrl(signer: Signer, revoked: RevokedEntry[], crlNumber: bigint, thisUpdate: Date, nextUpdate: Date): Promise<x509.X509Crl> {
   return x509.X509CrlGenerator.create({
-    issuer: signer.cert.subjectName,
+    issuer: new x509.Name(signer.subjectDer),
     thisUpdate,
     nextUpdate,
-    signingKey: signer.webKey,
+    signingKey: await signingKey(signer.key, signer.hash),
     signingAlgorithm: signingAlgorithm(signer.key, signer.hash),
-    extensions: [new x509.AuthorityKeyIdentifierExtension(akid, false), new x509.Extension('2.5.29.20', false, integer(crlNumber))],
+    extensions: [new x509.AuthorityKeyIdentifierExtension(signer.keyId, false), new x509.Extension('2.5.29.20', false, integer(crlNumber))],
     entries: revoked.map((r) => ({
       serialNumber: r.serial,
       revocationDate: r.revokedAt,

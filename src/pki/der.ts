@@ -1,6 +1,6 @@
 /**
- * A minimal DER writer: just what sipsec builds itself (PKCS#12 containers,
- * the CRL number). Certificates and CRLs are built by @peculiar/x509.
+ * A minimal DER writer for what sipsec encodes itself (PKCS#12 containers,
+ * the CRL number, certificates). CRLs are built by @peculiar/x509.
  */
 
 function lengthBytes(len: number): Buffer {
@@ -103,4 +103,45 @@ export function spkiPublicKeyBits(spki: Uint8Array): Uint8Array {
   const bits = readTlv(spki, alg.end);
   if (bits.tag !== 0x03) throw new Error('DER: SPKI without BIT STRING');
   return spki.subarray(bits.start + 1, bits.end);
+}
+
+export const bool = (v: boolean): Buffer => Buffer.from([0x01, 0x01, v ? 0xff : 0x00]);
+
+/** BIT STRING with no unused bits (signatures, key bits). */
+export const bitString = (b: Uint8Array): Buffer => tlv(0x03, Buffer.concat([Buffer.from([0]), b]));
+
+/**
+ * A DER named-bit list (X.690 §11.2.2): bit 0 is the most significant bit
+ * of the first octet, trailing zero bits are dropped.
+ */
+export function namedBits(bits: number[]): Buffer {
+  const max = Math.max(...bits);
+  const bytes = Buffer.alloc(Math.floor(max / 8) + 1);
+  for (const b of bits) bytes[Math.floor(b / 8)]! |= 0x80 >> b % 8;
+  const unused = 7 - (max % 8);
+  return tlv(0x03, Buffer.concat([Buffer.from([unused]), bytes]));
+}
+
+/** [n] IMPLICIT primitive context tag. */
+export const implicit = (n: number, content: Uint8Array): Buffer => tlv(0x80 | n, content);
+
+const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
+
+/** PrintableString where the text allows (what old parsers expect), UTF8String otherwise (RFC 5280 §4.1.2.4). */
+export function directoryString(s: string): Buffer {
+  return PRINTABLE.test(s) ? tlv(0x13, Buffer.from(s, 'ascii')) : tlv(0x0c, Buffer.from(s, 'utf8'));
+}
+
+/** RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050; always Z, seconds, no fractions. */
+export function time(d: Date): Buffer {
+  const iso = d.toISOString(); // 2026-11-26T17:14:12.345Z
+  const year = d.getUTCFullYear();
+  const rest = `${iso.slice(5, 7)}${iso.slice(8, 10)}${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
+  if (year >= 1950 && year < 2050) return tlv(0x17, Buffer.from(`${String(year % 100).padStart(2, '0')}${rest}`, 'ascii'));
+  return tlv(0x18, Buffer.from(`${year}${rest}`, 'ascii'));
+}
+
+/** The raw bytes of a TLV (header included). */
+export function rawTlv(buf: Uint8Array, t: Tlv, offset: number): Buffer {
+  return Buffer.from(buf.subarray(offset, t.end));
 }

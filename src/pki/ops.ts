@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { SipsecError } from '../core/errors.js';
-import { x509 } from './x509.js';
+import { X509Certificate } from 'node:crypto';
 import { CaStore, type InitParams, type PassphraseSource, type StoreOptions } from './store.js';
 import { checkDns, checkIp, checkName, isDnsName } from './names.js';
 import { isIP } from 'node:net';
@@ -28,11 +28,11 @@ export async function caInfo(store: CaStore) {
   const count = (kind: string) => store.index.certificates.filter((c) => c.kind === kind && c.status === 'valid').length;
   return {
     home: store.paths.root,
-    subject: cert.subject,
+    subject: entry?.subject ?? cert.subject.replace(/\n/g, ', '),
     serial: cert.serialNumber.toLowerCase(),
-    notBefore: cert.notBefore.toISOString(),
-    notAfter: cert.notAfter.toISOString(),
-    fingerprint: createHash('sha256').update(Buffer.from(cert.rawData)).digest('hex'),
+    notBefore: new Date(cert.validFrom).toISOString(),
+    notAfter: new Date(cert.validTo).toISOString(),
+    fingerprint: createHash('sha256').update(cert.raw).digest('hex'),
     keyType: entry?.keyType ?? store.config.caKey,
     hash: store.config.hash,
     encrypted: store.config.encrypted,
@@ -174,15 +174,15 @@ export interface ExportResult {
 
 export async function exportCert(store: CaStore, req: ExportRequest): Promise<ExportResult> {
   if (req.name === 'ca') {
+    if (req.format === 'p12') throw new SipsecError('BAD_INPUT', 'the CA certificate is exported as pem or der', 'use --format pem or --format der; the CA key never leaves the CA home');
     if (req.withKey) throw new SipsecError('BAD_INPUT', 'sipsec never exports the CA key', `the CA key stays in ${store.paths.caKey}; export the CA certificate without --with-key`);
-    if (req.format === 'p12') throw new SipsecError('BAD_INPUT', 'the CA certificate is exported as pem or der', 'use --format pem or --format der');
     const pem = await store.caCertPem();
     const cert = await store.caCertificate();
-    return { name: 'ca', serial: cert.serialNumber.toLowerCase(), format: req.format, holdsKey: false, data: req.format === 'pem' ? Buffer.from(pem) : Buffer.from(cert.rawData) };
+    return { name: 'ca', serial: cert.serialNumber.toLowerCase(), format: req.format, holdsKey: false, data: req.format === 'pem' ? Buffer.from(pem) : cert.raw };
   }
   const entry = currentOrThrow(store, req.name);
   const certPem = await store.readCertPem(entry.serial);
-  const cert = new x509.X509Certificate(certPem);
+  const cert = new X509Certificate(certPem);
   switch (req.format) {
     case 'pem': {
       if (!req.withKey) return { name: req.name, serial: entry.serial, format: 'pem', holdsKey: false, data: Buffer.from(certPem) };
@@ -192,12 +192,12 @@ export async function exportCert(store: CaStore, req: ExportRequest): Promise<Ex
     }
     case 'der':
       if (req.withKey) throw new SipsecError('BAD_INPUT', 'DER holds one object: the certificate', 'for certificate + key use --format pem --with-key or --format p12');
-      return { name: req.name, serial: entry.serial, format: 'der', holdsKey: false, data: Buffer.from(cert.rawData) };
+      return { name: req.name, serial: entry.serial, format: 'der', holdsKey: false, data: cert.raw };
     case 'p12': {
       if (req.password === undefined) throw new SipsecError('BAD_INPUT', 'a PKCS#12 export needs a password', 'give it with --password-file F (the file holds the password on its first line)');
       const key = await store.readKey(entry.serial);
       const ca = await store.caCertificate();
-      const data = buildPkcs12({ key, certs: [Buffer.from(cert.rawData), Buffer.from(ca.rawData)], password: req.password, friendlyName: req.name, profile: req.p12 });
+      const data = buildPkcs12({ key, certs: [cert.raw, ca.raw], password: req.password, friendlyName: req.name, profile: req.p12 });
       return { name: req.name, serial: entry.serial, format: 'p12', holdsKey: true, data };
     }
   }

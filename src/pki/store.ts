@@ -4,11 +4,11 @@ import { z } from 'zod';
 import { SipsecError, errnoCode, messageOf } from '../core/errors.js';
 import { ensureDir, fsyncDir, writeFileAtomic } from '../core/atomic.js';
 import { withLock } from '../core/lock.js';
-import { x509 } from './x509.js';
+import { X509Certificate } from 'node:crypto';
 import { homePaths, type HomePaths } from './paths.js';
 import { ConfigSchema, IndexSchema, type CertEntry, type CertKind, type Config, type Index } from './schema.js';
-import { generateKey, loadPrivateKey, privateKeyPem, signingKey, specOf, type HashName, type KeySpec } from './keys.js';
-import { issueCertificate, randomSerial, type Signer } from './issue.js';
+import { generateKey, loadPrivateKey, privateKeyPem, specOf, type HashName, type KeySpec } from './keys.js';
+import { issueCertificate, randomSerial, signerFromCert, type IssuedCert, type Signer } from './certificate.js';
 import { buildCrl, type RevocationReason } from './crl.js';
 import { toPem } from './pem.js';
 import type { SubjectAltNames } from './profiles.js';
@@ -55,21 +55,17 @@ const DAY = 86_400_000;
 /** Validity starts an hour back: phones and PBXs with slightly slow clocks still accept a fresh certificate. */
 const BACKDATE = 3_600_000;
 
-export function dnString(name: x509.Name): string {
-  return name.toString();
-}
-
-function entryFor(name: string, kind: CertKind, cert: x509.X509Certificate, sans: SubjectAltNames, keyType: KeySpec): CertEntry {
+function entryFor(name: string, kind: CertKind, cert: IssuedCert, sans: SubjectAltNames, keyType: KeySpec): CertEntry {
   return {
-    serial: cert.serialNumber.toLowerCase(),
+    serial: cert.serial,
     name,
     kind,
-    subject: dnString(cert.subjectName),
+    subject: cert.subject,
     sans,
     keyType,
     notBefore: cert.notBefore.toISOString(),
     notAfter: cert.notAfter.toISOString(),
-    fingerprint: createHash('sha256').update(Buffer.from(cert.rawData)).digest('hex'),
+    fingerprint: createHash('sha256').update(cert.der).digest('hex'),
     status: 'valid',
   };
 }
@@ -101,7 +97,7 @@ export class CaStore {
   private cfg: Config;
   private idx: Index;
   private readonly now: () => Date;
-  private caCert: x509.X509Certificate | undefined;
+  private caCert: X509Certificate | undefined;
   private cachedSigner: Signer | undefined;
 
   private constructor(paths: HomePaths, cfg: Config, idx: Index, opts: StoreOptions) {
@@ -152,7 +148,6 @@ export class CaStore {
       await ensureDir(paths.privateDir);
       const now = (opts.now ?? (() => new Date()))();
       const key = await generateKey(p.caKey);
-      const webKey = await signingKey(key, p.hash);
       const cert = await issueCertificate(
         {
           profile: 'ca',
@@ -163,12 +158,12 @@ export class CaStore {
           notBefore: new Date(now.getTime() - BACKDATE),
           notAfter: new Date(now.getTime() + p.caDays * DAY),
         },
-        { cert: undefined, key, webKey, hash: p.hash },
+        undefined,
       );
       await writeFileAtomic(paths.caKey, privateKeyPem(key, passphrase), { mode: 0o600 });
-      const certPem = toPem('CERTIFICATE', cert.rawData);
+      const certPem = toPem('CERTIFICATE', cert.der);
       await writeFileAtomic(paths.caCert, certPem, { mode: 0o644 });
-      await writeFileAtomic(paths.cert(cert.serialNumber.toLowerCase()), certPem, { mode: 0o644 });
+      await writeFileAtomic(paths.cert(cert.serial), certPem, { mode: 0o644 });
       const index: Index = {
         version: 1,
         crlNumber: 0,
@@ -194,8 +189,8 @@ export class CaStore {
       };
       await writeFileAtomic(paths.config, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
       const store = new CaStore(paths, config, index, opts);
-      const signer: Signer = { cert, key, webKey, hash: p.hash };
-      store.caCert = cert;
+      const signer = signerFromCert(cert.der, key, p.hash);
+      store.caCert = new X509Certificate(cert.der);
       store.cachedSigner = signer;
       await store.writeCrlLocked(signer, paths.crl, index);
       return replaced ? { store, replaced } : { store };
@@ -214,11 +209,9 @@ export class CaStore {
     return this.now();
   }
 
-  async caCertificate(): Promise<x509.X509Certificate> {
-    if (!this.caCert) {
-      const pem = await fs.readFile(this.paths.caCert, 'utf8');
-      this.caCert = new x509.X509Certificate(pem);
-    }
+  /** The CA certificate, parsed by Node (native). */
+  async caCertificate(): Promise<X509Certificate> {
+    if (!this.caCert) this.caCert = new X509Certificate(await fs.readFile(this.paths.caCert));
     return this.caCert;
   }
 
@@ -237,8 +230,7 @@ export class CaStore {
     }
     const pass = this.cfg.encrypted ? await passphrase() : undefined;
     const key = loadPrivateKey(pem, pass, 'CA key');
-    const webKey = await signingKey(key, this.cfg.hash);
-    this.cachedSigner = { cert: await this.caCertificate(), key, webKey, hash: this.cfg.hash };
+    this.cachedSigner = signerFromCert((await this.caCertificate()).raw, key, this.cfg.hash);
     return this.cachedSigner;
   }
 
@@ -303,7 +295,7 @@ export class CaStore {
         const keyFile = this.paths.key(entry.serial);
         const certFile = this.paths.cert(entry.serial);
         await writeFileAtomic(keyFile, privateKeyPem(key), { mode: 0o600 });
-        await writeFileAtomic(certFile, toPem('CERTIFICATE', cert.rawData), { mode: 0o644 });
+        await writeFileAtomic(certFile, toPem('CERTIFICATE', cert.der), { mode: 0o644 });
         out[i] = { entry, files: [keyFile, certFile] };
         onDone?.(++done);
       }
@@ -376,7 +368,7 @@ export class CaStore {
     const revoked = index.certificates
       .filter((c) => c.status === 'revoked')
       .map((c) => ({ serial: c.serial, revokedAt: new Date(c.revokedAt ?? now.toISOString()), reason: c.reason ?? 'unspecified' }));
-    const crl = await buildCrl({ ...signer, cert: signer.cert ?? (await this.caCertificate()) }, revoked, BigInt(number), now, new Date(now.getTime() + 30 * DAY));
+    const crl = await buildCrl(signer, revoked, BigInt(number), now, new Date(now.getTime() + 30 * DAY));
     // RFC 7468 §5 label; @peculiar/x509 writes `CRL`, which OpenSSL cannot read.
     await writeFileAtomic(out, toPem('X509 CRL', crl.rawData), { mode: 0o644 });
     const next: Index = { ...index, crlNumber: number };

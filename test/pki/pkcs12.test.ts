@@ -2,21 +2,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import forge from 'node-forge';
 import { generateKey } from '../../src/pki/keys.js';
-import { issueCertificate } from '../../src/pki/issue.js';
-import { signingKey } from '../../src/pki/keys.js';
+import { issueCertificate, signerFromCert } from '../../src/pki/certificate.js';
 import { buildPkcs12 } from '../../src/pki/pkcs12.js';
 import type { KeyObject } from 'node:crypto';
 
 async function chain(caSpec: 'p256' | 'rsa2048') {
   const caKey = await generateKey(caSpec);
-  const webKey = await signingKey(caKey, 'sha256');
   const now = new Date();
   const later = new Date(now.getTime() + 86_400_000);
   const sans = { dns: [], ip: [], uri: [] };
-  const ca = await issueCertificate({ profile: 'ca', cn: 'T CA', org: 'T', sans, subjectKey: caKey, notBefore: now, notAfter: later }, { cert: undefined, key: caKey, webKey, hash: 'sha256' });
+  const ca = await issueCertificate({ profile: 'ca', cn: 'T CA', org: 'T', sans, subjectKey: caKey, notBefore: now, notAfter: later }, undefined);
   const leafKey: KeyObject = await generateKey('rsa2048');
-  const leaf = await issueCertificate({ profile: 'phone', cn: 'p', org: 'T', sans: { dns: ['p'], ip: [], uri: [] }, subjectKey: leafKey, notBefore: now, notAfter: later }, { cert: ca, key: caKey, webKey, hash: 'sha256' });
-  return { leafKey, certs: [Buffer.from(leaf.rawData), Buffer.from(ca.rawData)] };
+  const leaf = await issueCertificate({ profile: 'phone', cn: 'p', org: 'T', sans: { dns: ['p'], ip: [], uri: [] }, subjectKey: leafKey, notBefore: now, notAfter: later }, signerFromCert(ca.der, caKey, 'sha256'));
+  return { leafKey, certs: [leaf.der, ca.der] };
 }
 
 const toForgeCert = (der: Buffer) => forge.pki.certificateFromAsn1(forge.asn1.fromDer(forge.util.createBuffer(der.toString('binary'))));

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { Command, Option } from 'commander';
 import { SipsecError } from '../../core/errors.js';
 import { HASHES, KEY_SPECS, type HashName, type KeySpec } from '../../pki/keys.js';
@@ -48,7 +49,11 @@ function configPatch(o: { registrar?: string; provisioningUrl?: string; tftpServ
   const patch: Partial<Config> = {};
   if (o.registrar !== undefined) patch.registrar = parseHostPort(o.registrar, 5061);
   if (o.provisioningUrl !== undefined) patch.provisioningUrl = checkUrl(o.provisioningUrl);
-  if (o.tftpServer !== undefined) patch.tftpServer = parseHostPort(o.tftpServer, 69).host + (o.tftpServer.match(/:\d+$/) ? `:${parseHostPort(o.tftpServer, 69).port}` : '');
+  if (o.tftpServer !== undefined) {
+    const hp = parseHostPort(o.tftpServer, 69);
+    const host = isIP(hp.host) === 6 ? `[${hp.host}]` : hp.host;
+    patch.tftpServer = hp.port === 69 ? hp.host : `${host}:${hp.port}`;
+  }
   if (o.ntp !== undefined) patch.ntp = parseHostPort(o.ntp, 123).host;
   return patch;
 }

@@ -144,6 +144,8 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
           return { ok: true, data: route.content, meta };
         },
         onEvent: (ev) => bus.emit(tftpToServeEvent(ev)),
+        // Cisco SPA's factory Profile_Rule asks for /spa$PSN.cfg (vendors.md §3.1).
+        stripLeadingSlash: true,
       });
       ports.tftp = tftp.address().port;
       closers.push(() => tftp.close());

@@ -7,6 +7,10 @@ import { register as registerPhone } from './commands/phone.js';
 import { register as registerCert } from './commands/cert.js';
 import { register as registerAstTlsCert } from './commands/ast-tls-cert.js';
 import { register as registerDemo } from './commands/demo.js';
+import { register as registerServe } from './commands/serve.js';
+import { register as registerProvision } from './commands/provision.js';
+import { register as registerDhcp } from './commands/dhcp.js';
+import { register as registerPbx } from './commands/pbx.js';
 
 export function buildProgram(): Command {
   const program = new Command('sipsec')
@@ -27,7 +31,7 @@ Quick start:
   sipsec demo        # everything above on this machine, no hardware, no root`,
     );
   program.exitOverride();
-  for (const reg of [registerCa, registerServer, registerPhone, registerCert, registerAstTlsCert, registerDemo]) reg(program);
+  for (const reg of [registerCa, registerServer, registerPhone, registerCert, registerAstTlsCert, registerProvision, registerPbx, registerDhcp, registerServe, registerDemo]) reg(program);
   // Every subcommand reports usage errors the same way.
   const walk = (c: Command) => {
     c.exitOverride();

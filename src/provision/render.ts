@@ -31,10 +31,10 @@ function safeJoin(root: string, rel: string): string {
   return full;
 }
 
-async function writeOne(root: string, rel: string, content: Buffer, holdsKey: boolean): Promise<string> {
+async function writeOne(root: string, rel: string, content: Buffer, ownerOnly: boolean): Promise<string> {
   const file = safeJoin(root, rel);
   await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  await writeFileAtomic(file, content, { mode: holdsKey ? 0o600 : 0o644 });
+  await writeFileAtomic(file, content, { mode: ownerOnly ? 0o600 : 0o644 });
   return file;
 }
 
@@ -72,7 +72,8 @@ export async function renderPhones(store: CaStore, names: string[], out: string)
     let count = 0;
     for (const f of vendor.renderPhone(ctx)) {
       const rel = f.localOnly ? path.join(phone.name, f.path) : f.path;
-      files.push(await writeOne(out, rel, f.content, f.holdsKey));
+      // A phone's files carry its SIP secret even when they hold no key: owner-only.
+      files.push(await writeOne(out, rel, f.content, true));
       manifest[rel] = phone.name;
       count++;
     }

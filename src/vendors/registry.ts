@@ -6,6 +6,18 @@ import type { VendorModule } from './types.js';
  * this folder plus one folder in templates/; nothing else changes to add one.
  */
 const VENDORS: Record<string, () => Promise<{ default: VendorModule }>> = {
+  aastra: () => import('./aastra.js'),
+  'cisco-spa': () => import('./cisco-spa.js'),
+  grandstream: () => import('./grandstream.js'),
+  polycom: () => import('./polycom.js'),
+  snom: () => import('./snom.js'),
+  yealink: () => import('./yealink.js'),
+  bria: () => import('./bria.js'),
+  acrobits: () => import('./acrobits.js'),
+  zoiper: () => import('./zoiper.js'),
+  blink: () => import('./blink.js'),
+  baresip: () => import('./baresip.js'),
+  linphone: () => import('./linphone.js'),
 };
 
 export function vendorIds(): string[] {

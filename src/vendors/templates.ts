@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
 import Handlebars from 'handlebars';
@@ -9,20 +9,30 @@ import Handlebars from 'handlebars';
  * (`key: value`, INI) use `{{{x}}}` and the values are validated on input.
  */
 
-// dist/src/vendors/ → repo root is three levels up; so is src/vendors/ under ts-node-like runs.
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const candidates = [path.join(ROOT, 'templates'), path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'templates')];
+/**
+ * The repository's templates/ folder, found by walking up from this compiled
+ * file to the first directory holding both package.json and templates/.keep:
+ * the depth differs between dist/src/vendors/, a private --outDir build
+ * (.build/<name>/src/vendors/) and running from src/.
+ */
+function findTemplatesDir(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = path.join(dir, 'templates');
+    if (existsSync(path.join(candidate, '.keep')) && existsSync(path.join(dir, 'package.json'))) return candidate;
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  // Not found: name the conventional place so the read error says where it looked.
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'templates');
+}
+
+let templatesRoot: string | undefined;
 
 export function templatesDir(): string {
-  for (const c of candidates) {
-    try {
-      readFileSync(path.join(c, '.keep'));
-      return c;
-    } catch {
-      // try the next
-    }
-  }
-  return candidates[0]!;
+  templatesRoot ??= findTemplatesDir();
+  return templatesRoot;
 }
 
 const hb = Handlebars.create();

@@ -19,7 +19,7 @@ function sh(cmd: string, args: string[]): void {
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr.toString()}`);
 }
 
-function opensslLoop(dir: string, caCrt: string, caKey: string, count: number, key: KeySpec): number {
+export function opensslLoop(dir: string, caCrt: string, caKey: string, count: number, key: KeySpec): number {
   const t0 = performance.now();
   for (let i = 0; i < count; i++) {
     const name = `phone${i}`;

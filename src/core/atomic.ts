@@ -5,6 +5,12 @@ import { randomBytes } from 'node:crypto';
 export interface WriteOptions {
   /** File mode; keys get 0o600, everything else 0o644. */
   mode?: number;
+  /**
+   * Default true: fsync the file and its directory. Derived files (the
+   * rendered provisioning tree, rebuilt from the store at any time) skip
+   * the fsyncs and keep only the atomic rename.
+   */
+  durable?: boolean;
 }
 
 /**
@@ -16,10 +22,11 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const mode = opts.mode ?? 0o644;
+  const durable = opts.durable ?? true;
   const handle = await fs.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
   try {
     await handle.writeFile(data);
-    await handle.sync();
+    if (durable) await handle.sync();
   } finally {
     await handle.close();
   }
@@ -31,7 +38,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
     await fs.rm(tmp, { force: true });
     throw e;
   }
-  await fsyncDir(dir);
+  if (durable) await fsyncDir(dir);
 }
 
 export async function fsyncDir(dir: string): Promise<void> {

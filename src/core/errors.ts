@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'NOT_RUNNING'
   | 'PEER_MISSING'
   | 'TIMEOUT'
+  | 'BUSY'
   | 'INTERNAL';
 
 export class SipsecError extends Error {

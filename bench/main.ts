@@ -4,7 +4,9 @@
  */
 const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   issue: () => import('./issue.js'),
+  import: () => import('./import.js'),
   tftp: () => import('./tftp.js'),
+  srtp: () => import('./srtp.js'),
 };
 
 async function main(): Promise<void> {

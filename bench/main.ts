@@ -7,6 +7,7 @@ const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   import: () => import('./import.js'),
   tftp: () => import('./tftp.js'),
   srtp: () => import('./srtp.js'),
+  register: () => import('./register.js'),
 };
 
 async function main(): Promise<void> {

@@ -1,12 +1,11 @@
 import type { ServeRuntime, ServeService } from './serve.js';
+import { startRegistrar, type RegistrarServiceOptions } from '../sip/registrar-service.js';
 
-/** The services `serve` starts beside provisioning. The registrar joins here. */
-export function registrarServices(sipPort: number | null): Array<(rt: ServeRuntime) => Promise<ServeService>> {
+/** Registrar settings from the command line (everything but the port). */
+export type RegistrarSettings = Omit<RegistrarServiceOptions, 'port'>;
+
+/** The services `serve` starts beside provisioning: the SIP/TLS registrar and proxy (src/sip). */
+export function registrarServices(sipPort: number | null, settings: RegistrarSettings = {}): Array<(rt: ServeRuntime) => Promise<ServeService>> {
   if (sipPort === null) return [];
-  return [
-    async (rt) => {
-      rt.bus.emit({ event: 'serve.notice', note: `the SIP/TLS registrar (--sip-port ${sipPort}) is not available yet` });
-      return { name: 'registrar', status: () => ({ available: false }), close: async () => undefined };
-    },
-  ];
+  return [(rt) => startRegistrar(rt, { ...settings, port: sipPort })];
 }

@@ -6,13 +6,60 @@ import { formatEventLine } from '../../serve/events.js';
 import { fetchStatus } from '../../serve/control.js';
 import { collect, openStore, passphraseSource } from '../context.js';
 import { keyValues, note, out, printJson, table } from '../output.js';
-import { registrarServices } from '../../serve/services.js';
+import { registrarServices, type RegistrarSettings } from '../../serve/services.js';
+import { DIGEST_ALGORITHMS, parseAlgorithm, type DigestAlgorithm } from '../../sip/digest.js';
+import type { TlsMin } from '../../sip/transport-tls.js';
 
 function port(value: string, flag: string): number | null {
   if (value === 'off') return null;
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new SipsecError('BAD_INPUT', `invalid ${flag} '${value}'`, 'give a port number 0-65535 (0 = any free port) or off');
   return n;
+}
+
+function positiveInt(value: string, flag: string, min = 1): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new SipsecError('BAD_INPUT', `invalid ${flag} '${value}'`, `give a whole number >= ${min}`);
+  return n;
+}
+
+function duration(value: string, flag: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined || ms <= 0) throw new SipsecError('BAD_INPUT', `invalid ${flag} '${value}'`, 'write it as 10m, 90s or 1h');
+  return ms;
+}
+
+/** The registrar flags of `sipsec serve` (see src/sip/registrar-service.ts for what each does). */
+function registrarSettings(o: Record<string, string | string[] | boolean | undefined>): RegistrarSettings {
+  const clientCert = o.clientCert === undefined ? 'vendor' : String(o.clientCert);
+  if (clientCert !== 'required' && clientCert !== 'optional' && clientCert !== 'vendor') {
+    throw new SipsecError('BAD_INPUT', `invalid --client-cert '${clientCert}'`, 'use required or optional (default: required for phones whose vendor can present one)');
+  }
+  const tlsMin = String(o.tlsMin);
+  if (!['1.0', '1.1', '1.2', '1.3'].includes(tlsMin)) throw new SipsecError('BAD_INPUT', `invalid --tls-min '${tlsMin}'`, 'use 1.0, 1.1, 1.2 or 1.3');
+  const auth = String(o.auth);
+  if (auth !== 'both' && auth !== 'cert') throw new SipsecError('BAD_INPUT', `invalid --auth '${auth}'`, 'use both (client certificate and digest) or cert (a verified certificate is enough)');
+  const algorithms: DigestAlgorithm[] = [];
+  for (const a of String(o.digestAlgorithms).split(',')) {
+    const alg = parseAlgorithm(a.trim());
+    if (!alg || a.trim() === '' || alg.endsWith('-sess')) throw new SipsecError('BAD_INPUT', `invalid --digest-algorithms entry '${a.trim()}'`, `use a comma-separated list of ${DIGEST_ALGORITHMS.filter((x) => !x.endsWith('-sess')).join(', ')}`);
+    if (!algorithms.includes(alg)) algorithms.push(alg);
+  }
+  const failures = positiveInt(String(o.lockoutFailures), '--lockout-failures', 0);
+  const minExpires = positiveInt(String(o.minExpires), '--min-expires');
+  const maxExpires = positiveInt(String(o.maxExpires), '--max-expires');
+  if (maxExpires < minExpires) throw new SipsecError('BAD_INPUT', '--max-expires is below --min-expires', 'raise --max-expires');
+  return {
+    clientCert,
+    tlsMin: tlsMin as TlsMin,
+    ciphers: typeof o.ciphers === 'string' ? o.ciphers : undefined,
+    diagnosticPort: port(String(o.diagnosticPort), '--diagnostic-port'),
+    maxConnPerIp: positiveInt(String(o.maxConnPerIp), '--max-conn-per-ip'),
+    auth,
+    digestAlgorithms: algorithms,
+    lockout: failures === 0 ? null : { maxFailures: failures, windowMs: duration(String(o.lockoutWindow), '--lockout-window'), blockMs: duration(String(o.lockoutTime), '--lockout-time') },
+    registrar: { minExpires, maxExpires, defaultExpires: Math.min(Math.max(3600, minExpires), maxExpires) },
+  };
 }
 
 export function register(program: Command): void {
@@ -30,17 +77,35 @@ export function register(program: Command): void {
     .option('--https-client-cert <mode>', 'required: phone files over HTTPS need the phone\'s client certificate; optional: credentials do too', 'optional')
     .option('--firmware <dir>', 'also serve the regular files directly in DIR (firmware images)')
     .option('--passphrase-file <file>', 'the CA key passphrase (only needed when serve must issue its certificate)')
+    .option('--client-cert <mode>', 'SIP/TLS: required (every phone presents its certificate; the TLS handshake refuses one without) or optional (digest alone is enough); default: required for phones whose vendor can present one')
+    .option('--auth <mode>', 'SIP REGISTER authentication: both (client certificate where there is one, and digest) or cert (a verified phone certificate alone is enough)', 'both')
+    .option('--tls-min <version>', 'oldest TLS version accepted on the SIP port: 1.0, 1.1, 1.2 or 1.3 (2011-era firmware may speak only 1.0)', '1.2')
+    .option('--ciphers <list>', 'OpenSSL cipher list for the SIP port (default: node\'s; with --tls-min below 1.2, DEFAULT:@SECLEVEL=0)')
+    .option('--diagnostic-port <port>', 'plain UDP+TCP port that only answers 403 "use TLS" and reports the phone, or off (skipped with a notice when busy)', '5060')
+    .option('--max-conn-per-ip <n>', 'SIP/TLS connections allowed from one address', '64')
+    .option('--digest-algorithms <list>', 'digest algorithms offered, most preferred first, one challenge each (RFC 8760); MD5 alone by default because some clients (baresip 1.0) refuse a 401 offering any algorithm they lack', 'MD5')
+    .option('--lockout-failures <n>', 'authentication failures from one address that lock it out (0 = never)', '10')
+    .option('--lockout-window <duration>', 'window in which those failures count', '10m')
+    .option('--lockout-time <duration>', 'how long a locked-out address is refused', '10m')
+    .option('--min-expires <seconds>', 'shortest registration accepted (423 Interval Too Brief below it)', '60')
+    .option('--max-expires <seconds>', 'longer registrations are shortened to this', '7200')
     .option('--json', 'print events as JSON lines instead of text')
     .addHelpText(
       'after',
       `
 Events (one line each; --json for JSON lines; always appended to serve.log in the CA home):
-  provision.fetch, provision.denied, tls.handshake, register.ok, register.fail, sip.reject, call.start, call.end
+  provision.fetch, provision.denied, tls.handshake, register.ok, register.fail, register.end, sip.reject,
+  sip.listen, security, security.block, call.proxy, call.start, call.end
+Authentication failures are also appended to security.log in the CA home, in Asterisk's security
+event format: fail2ban's stock asterisk filter reads it (logpath = <home>/security.log).
 
 Examples:
   sipsec serve
   sipsec serve --tftp-port 6969 --https-port 8443 --bind 10.0.1.133 --allow 10.0.1.0/24
   sipsec serve --http-port 8080 --key-window 0      # Cisco SPA over plain HTTP, never a key in clear
+  sipsec serve --tls-min 1.0                     # 2011-era firmware
+  sipsec serve --digest-algorithms SHA-256,SHA-512-256,MD5   # a fleet whose phones all read RFC 8760
+  sipsec serve --client-cert required --diagnostic-port off
 
 Ports below 1024 need root, or: setcap cap_net_bind_service=+ep $(readlink -f $(which node))`,
     )
@@ -52,6 +117,7 @@ Ports below 1024 need root, or: setcap cap_net_bind_service=+ep $(readlink -f $(
       if (clientCert !== 'required' && clientCert !== 'optional') throw new SipsecError('BAD_INPUT', `invalid --https-client-cert '${clientCert}'`, 'use required or optional');
       const json = o.json === true;
       const sipPort = port(String(o.sipPort), '--sip-port');
+      const registrar = registrarSettings(o);
       const opts: ServeOptions = {
         store,
         bind: String(o.bind),
@@ -66,7 +132,7 @@ Ports below 1024 need root, or: setcap cap_net_bind_service=+ep $(readlink -f $(
         firmwareDir: typeof o.firmware === 'string' ? o.firmware : undefined,
         passphrase: passphraseSource(typeof o.passphraseFile === 'string' ? o.passphraseFile : undefined),
         onEvent: (ev) => process.stdout.write(json ? JSON.stringify(ev) + '\n' : formatEventLine(ev) + '\n'),
-        services: registrarServices(sipPort),
+        services: registrarServices(sipPort, registrar),
       };
       const running = await startServe(opts);
       if (!json) {
@@ -98,7 +164,7 @@ Ports below 1024 need root, or: setcap cap_net_bind_service=+ep $(readlink -f $(
       const regs = (Array.isArray(s.registrations) ? s.registrations : []) as Array<Record<string, unknown>>;
       out(
         regs.length
-          ? '\n' + table(regs.map((r) => ({ phone: String(r.phone), aor: String(r.aor), remote: String(r.remote), tls: `${String(r.tlsVersion)} ${String(r.cipher)}`, expires: String(r.expires) })), [
+          ? '\n' + table(regs.map((r) => ({ phone: String(r.phone), aor: String(r.aor), remote: String(r.remote), tls: `${String(r.tlsVersion)} ${String(r.cipher)}`, expires: `${String(r.expires)} s` })), [
               ['phone', 'PHONE'],
               ['aor', 'AOR'],
               ['remote', 'REMOTE'],

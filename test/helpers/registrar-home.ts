@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { sipsec } from './cli.js';
+import { collectOutput, freePort, outputMatches, stop } from '../vendors/peer-stubs.js';
+
+/**
+ * A CA home built through the real CLI for the registrar's end-to-end
+ * tests (`sipsec ca init`, `server add`, `phone add`), with the registrar
+ * address the phones are provisioned with, and drivers for the peers.
+ */
+export function cli(home: string, args: string[]): string {
+  const r = sipsec(['--home', home, ...args]);
+  assert.equal(r.code, 0, `sipsec ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+export function initHome(home: string, sipPort: number): void {
+  cli(home, ['ca', 'init', '--org', 'sipsec test', '--domain', 'pbx.test', '--key', 'p256', '--leaf-key', 'p256', '--no-passphrase', '--registrar', `127.0.0.1:${sipPort}`, '--provisioning-url', 'https://localhost/prov/', '--tftp-server', '127.0.0.1']);
+  // linphonec ignores IP SANs (peers.md L1): the server certificate also names localhost.
+  cli(home, ['server', 'add', 'registrar', '--dns', 'localhost', '--ip', '127.0.0.1']);
+}
+
+export interface BaresipPorts {
+  ctrl: number;
+  sip: number;
+  rtp: string;
+}
+
+/** Ports for one baresip: ctrl_tcp, SIP listen (TLS on +1), and an RTP range, all from the OS's free ports. */
+export async function baresipPorts(): Promise<BaresipPorts> {
+  const ctrl = await freePort();
+  const sip = await freePort();
+  const rtp = await freePort();
+  const base = rtp - (rtp % 2);
+  return { ctrl, sip, rtp: `${base}-${base + 19}` };
+}
+
+/** `sipsec phone add NAME --vendor baresip` with headless options; returns its ready directory. */
+export function addBaresip(home: string, name: string, ext: string, p: BaresipPorts): string {
+  cli(home, ['phone', 'add', name, '--vendor', 'baresip', '--ext', ext, '--option', `ctrl_port=${p.ctrl}`, '--option', `sip_listen=127.0.0.1:${p.sip}`, '--option', `rtp_ports=${p.rtp}`, '--option', 'answermode=auto']);
+  return path.join(home, 'provision', name);
+}
+
+export function phoneSecret(home: string, name: string): string {
+  const index = JSON.parse(readFileSync(path.join(home, 'index.json'), 'utf8')) as { phones: Array<{ name: string; secret: string }> };
+  const p = index.phones.find((x) => x.name === name);
+  assert.ok(p, `phone ${name}`);
+  return p.secret;
+}
+
+/** Rewrites the auth_pass of a rendered baresip accounts file (a phone typed the wrong password). */
+export function setBaresipPassword(dir: string, password: string): void {
+  const file = path.join(dir, 'accounts');
+  writeFileSync(file, readFileSync(file, 'utf8').replace(/auth_pass=[^;]+/, `auth_pass=${password}`));
+}
+
+export interface RunningBaresip {
+  child: ChildProcess;
+  output: { text(): string };
+  waitFor(pred: (s: string) => boolean, ms: number, what: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startBaresip(bin: string, dir: string): Promise<RunningBaresip> {
+  const child = spawn(bin, ['-f', dir], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = collectOutput(child);
+  const r: RunningBaresip = {
+    child,
+    output,
+    waitFor: (pred, ms, what) => outputMatches(child, output, pred, ms, what),
+    stop: () => stop(child),
+  };
+  await r.waitFor((s) => s.includes('baresip is ready'), 20_000, 'baresip to start');
+  return r;
+}

@@ -82,8 +82,9 @@ export class EchoSession {
   readonly localPort: number;
   private readonly rtp: dgram.Socket;
   private readonly rtcp: dgram.Socket | undefined;
-  private readonly rx: SrtpReceiver | undefined;
-  private readonly tx: SrtpSender | undefined;
+  private rx: SrtpReceiver | undefined;
+  private tx: SrtpSender | undefined;
+  private srtp: EchoSrtp | null;
   private readonly ourSsrc = randomBytes(4).readUInt32BE(0);
   private readonly ring: Buffer[] = Array.from({ length: RING }, () => Buffer.allocUnsafe(1500));
   private ringAt = 0;
@@ -110,11 +111,8 @@ export class EchoSession {
     this.now = o.now ?? Date.now;
     this.started = this.now();
     this.stats = new StreamStats(o.clockRate);
-    if (o.srtp) {
-      const common = { suite: o.srtp.suite, unencryptedSrtp: o.srtp.unencryptedSrtp, unencryptedSrtcp: o.srtp.unencryptedSrtcp, unauthenticatedSrtp: o.srtp.unauthenticatedSrtp, kdr: o.srtp.kdr };
-      this.rx = new SrtpReceiver({ ...common, keys: o.srtp.remote });
-      this.tx = new SrtpSender({ ...common, keys: [o.srtp.local] });
-    }
+    this.srtp = o.srtp;
+    this.rekey(o.srtp);
     this.rtp.on('message', (msg, rinfo) => (this.rtcp === undefined && isRtcp(msg) ? this.onRtcp(msg, rinfo, true) : this.onRtp(msg, rinfo)));
     this.rtcp?.on('message', (msg, rinfo) => this.onRtcp(msg, rinfo, false));
     // A socket error on one call never takes the server down.
@@ -123,8 +121,25 @@ export class EchoSession {
   }
 
   static async open(o: EchoOptions): Promise<EchoSession> {
-    const sockets = await o.pool.open(o.bind, o.rtcpMux);
+    return new EchoSession(o, await o.pool.open(o.bind, o.rtcpMux));
+  }
+
+  /** With sockets opened beforehand (the port goes into the SDP answer before the keys are known). */
+  static attach(o: EchoOptions, sockets: { rtp: dgram.Socket; rtcp: dgram.Socket | undefined; port: number }): EchoSession {
     return new EchoSession(o, sockets);
+  }
+
+  /** New keys (a re-INVITE that changed them): fresh contexts; the counters carry on. */
+  rekey(srtp: EchoSrtp | null): void {
+    this.srtp = srtp;
+    if (!srtp) {
+      this.rx = undefined;
+      this.tx = undefined;
+      return;
+    }
+    const common = { suite: srtp.suite, unencryptedSrtp: srtp.unencryptedSrtp, unencryptedSrtcp: srtp.unencryptedSrtcp, unauthenticatedSrtp: srtp.unauthenticatedSrtp, kdr: srtp.kdr };
+    this.rx = new SrtpReceiver({ ...common, keys: srtp.remote });
+    this.tx = new SrtpSender({ ...common, keys: [srtp.local] });
   }
 
   private slot(): Buffer {
@@ -275,7 +290,7 @@ export class EchoSession {
     return {
       callId: this.o.callId,
       phone: this.o.phone,
-      suite: this.o.srtp?.suite ?? null,
+      suite: this.srtp?.suite ?? null,
       srtcpTagBits: this.rx?.srtcpTagBits ?? null,
       packetsIn: stream.packets,
       packetsOut: this.counts.packetsOut,

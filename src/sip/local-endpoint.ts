@@ -36,6 +36,8 @@ export interface CallParty {
   readonly phone: string;
   readonly aor: string;
   readonly remote: string;
+  /** Our address on the caller's connection: what the caller can reach (media answers use it). */
+  readonly localAddress: string;
   readonly transport: string;
   readonly tlsVersion: string | undefined;
   readonly cipher: string | undefined;

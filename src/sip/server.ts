@@ -183,7 +183,8 @@ export class SipServer implements ProxyHost, DialogHost {
 
   onEnd(call: LocalCall, reason: CallEndReason): void {
     this.#calls.delete(`${call.callId}\0${call.localTag}`);
-    this.#o.emit({ event: 'call.end', phone: call.caller.phone, remote: call.caller.remote, ext: call.ext, callId: call.callId, reason });
+    // call.start/call.end belong to the endpoint (the echo reports media there); this is the dialog's own lifecycle.
+    this.#o.emit({ event: 'dialog.end', phone: call.caller.phone, remote: call.caller.remote, ext: call.ext, callId: call.callId, reason });
   }
 
   // ------------------------------------------------------------ flows
@@ -497,6 +498,7 @@ export class SipServer implements ProxyHost, DialogHost {
       phone: phone.name,
       aor: this.identities.aorOf(phone),
       remote: flow.remote,
+      localAddress: flow.localAddress,
       transport: flow.transport,
       tlsVersion: flow.tls?.version,
       cipher: flow.tls?.cipher,
@@ -591,7 +593,7 @@ export class SipServer implements ProxyHost, DialogHost {
     const call = new LocalCall(endpoint.ext, tx, this.#party(caller, tx.flow), this);
     this.#calls.set(`${call.callId}\0${call.localTag}`, call);
     tx.onCancel = () => call.cancel();
-    this.#o.emit({ event: 'call.start', phone: caller.name, remote: tx.flow.remote, ext: endpoint.ext, callId: call.callId, tlsVersion: tx.flow.tls?.version, cipher: tx.flow.tls?.cipher });
+    this.#o.emit({ event: 'dialog.start', phone: caller.name, remote: tx.flow.remote, ext: endpoint.ext, callId: call.callId, tlsVersion: tx.flow.tls?.version, cipher: tx.flow.tls?.cipher });
     const failed = (e: unknown) => {
       this.#o.emit({ event: 'serve.error', phone: caller.name, reason: `extension ${endpoint.ext} failed: ${(e as Error)?.message ?? String(e)}`.slice(0, 300) });
       call.reject(500);

@@ -40,6 +40,13 @@ const descriptor: VendorDescriptor = {
     verifiesServer: 'unknown',
   },
   bootFiles: ['aastra.cfg', '<model>.cfg', '<MAC>.cfg'],
+  settings: {
+    caTrust: '`sips trusted certificates: <MAC>-ca.pem` in <MAC>.cfg',
+    transport: '`sip transport protocol: 4`',
+    srtp: '`sip srtp mode: 2` (RTP Encryption: SRTP only)',
+    clock: '`time server1:` (NTP) in aastra.cfg',
+    clientCert: '`sips local certificate` / `sips private key`',
+  },
   quirks: [
     { text: 'aastra.cfg must not be empty, or the phone does not go on to fetch <MAC>.cfg', source: 'vendors.md §2.1 (FPBX aastra/675x/aastra.cfg)', confidence: 'community' },
     { text: 'SIP transport is global: `sip transport protocol: 4` (TLS) applies to every line', source: 'vendors.md §2.3 (AAS-A84, AAS-322-A104)', confidence: 'verified' },

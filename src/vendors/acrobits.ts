@@ -34,6 +34,13 @@ const descriptor: VendorDescriptor = {
     verifiesServer: 'unknown',
   },
   bootFiles: ['acrobits/<name>.xml'],
+  settings: {
+    caTrust: 'the phone\'s OS certificate store',
+    transport: '`<transport>tls+sip:</transport>`',
+    srtp: 'the account\'s Secure Calls (SDES) setting',
+    clock: 'the device clock',
+    clientCert: 'none known',
+  },
   quirks: [
     { text: '<title> must be non-empty or the account fails validation and is not saved', source: 'vendors.md §8.5 (ACRO)', confidence: 'verified' },
     { text: 'transport "tls" uses sips: URIs; "tls+sip:" keeps sip: URIs over TLS (sipsec default, like its other clients)', source: 'vendors.md §8.5 (ACRO)', confidence: 'verified' },

@@ -43,6 +43,13 @@ const descriptor: VendorDescriptor = {
     verifiesServer: false,
   },
   bootFiles: ['baresip/<name>/config', 'baresip/<name>/accounts', 'baresip/<name>/cert.pem', 'baresip/<name>/ca.crt'],
+  settings: {
+    caTrust: '`sip_cafile` in config (baresip 1.0 does not check the server anyway)',
+    transport: '`;transport=tls` in accounts',
+    srtp: '`;mediaenc=srtp-mand` in accounts',
+    clock: 'the host clock',
+    clientCert: '`sip_certificate` (cert + key PEM) in config',
+  },
   quirks: [
     { text: 'Offers only a=crypto:1 AES_CM_128_HMAC_SHA1_80, without lifetime or MKI; ignores lifetime/MKI/session params in offers it answers', source: 'peers.md §4; sip-srtp.md §5.1 (BARESIP modules/srtp)', confidence: 'verified' },
     { text: 'baresip 1.0.0 does not verify the registrar certificate even with sip_cafile set: do not use it to test server-certificate rejection', source: 'peers.md §4 pitfall', confidence: 'verified' },

@@ -37,6 +37,13 @@ const descriptor: VendorDescriptor = {
     verifiesServer: true,
   },
   bootFiles: ['blink/<name>/enrollment.json', 'blink/<name>/<user>@<domain>.crt', 'blink/<name>/ca.crt', 'blink/<name>/settings.txt'],
+  settings: {
+    caTrust: '`tls.ca_list` (Preferences > Advanced > TLS)',
+    transport: 'outbound proxy `HOST:PORT;transport=tls`',
+    srtp: 'key negotiation SDES mandatory',
+    clock: 'the host clock',
+    clientCert: '`tls.certificate` (Preferences > Advanced > TLS)',
+  },
   quirks: [
     { text: 'TLS settings (CA list, certificate, verify server) are global in Blink-Qt, not per account', source: 'vendors.md §8.3 (BLINK settings.py, preferences.py)', confidence: 'verified' },
     { text: 'python-sipsimple (2021) reads only the first certificate of the CA file: ca.crt holds the sipsec CA alone', source: 'vendors.md §8.3 (SIPSIMPLE tls_credentials)', confidence: 'verified' },

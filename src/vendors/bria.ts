@@ -34,6 +34,13 @@ const descriptor: VendorDescriptor = {
     verifiesServer: true,
   },
   bootFiles: ['bria/<name>.ini'],
+  settings: {
+    caTrust: 'the operating system\'s root certificate store (Bria trusts nothing else)',
+    transport: '`proxies:proxy0:transport="TLS"`',
+    srtp: '`proxies:proxy0:security_outgoing_srtp=true`',
+    clock: 'the device clock',
+    clientCert: 'none known',
+  },
   quirks: [
     { text: 'The response must end with CRLF or its last line is ignored; sections [DATA], [SETTINGS], [##MEMORY##] in that order', source: 'vendors.md §8.4 (BRIA-PROV)', confidence: 'verified' },
     { text: 'TLS + SRTP: proxies:proxyN:transport=TLS and proxies:proxyN:security_outgoing_srtp=true; media encryption only works over TLS', source: 'vendors.md §8.4 (BRIA-CONF)', confidence: 'verified' },

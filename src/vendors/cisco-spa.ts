@@ -43,6 +43,13 @@ const descriptor: VendorDescriptor = {
     verifiesServer: 'unknown',
   },
   bootFiles: ['spa<PSN>.cfg', 'spa<mac>.xml'],
+  settings: {
+    caTrust: 'none for SIP/TLS on SPA5xx (the phone cannot be given a private CA)',
+    transport: '`SIP_Transport_1_` = TLS',
+    srtp: '`SRTP_Method` = s-descriptor and `Secure_Call_Setting` = Yes',
+    clock: '`Primary_NTP_Server`',
+    clientCert: 'none (SPA5xx has no custom client certificate)',
+  },
   quirks: [
     { text: 'HTTPS provisioning only trusts servers with Cisco-signed certificates (CN = FQDN, IP checked against DNS): provision over TFTP or HTTP', source: 'vendors.md §3.4 (SPA-TLS, SPA-HTTPS)', confidence: 'verified' },
     { text: 'No custom SIP client certificate can be installed on SPA5xx: the registrar must not require one from these phones', source: 'vendors.md §3.4', confidence: 'unverified' },

@@ -44,6 +44,13 @@ const descriptor: VendorDescriptor = {
     verifiesServer: 'unknown',
   },
   bootFiles: ['cfg<mac>', 'cfg<mac>.bin', 'cfg<mac>.xml', 'cfg<model>.xml', 'cfg.xml'],
+  settings: {
+    caTrust: '`P8433` (CA certificate 1) with `P8463` validate server (newer firmware only)',
+    transport: '`P130` = 2 (TLS)',
+    srtp: '`P183` = 2 (Enabled and forced)',
+    clock: '`P30` (NTP server)',
+    clientCert: '`P280` / `P279` (SIP TLS certificate / private key)',
+  },
   quirks: [
     { text: 'Boot order: binary cfg<mac> first, then cfg<mac>.xml, then cfg<model>.xml and cfg.xml; whether 2011 firmware asks cfg<mac> or cfg<mac>.bin needs a TFTP log, so both are answered', source: 'vendors.md §4.1 (GS-PROV, GS-GXP21)', confidence: 'unverified' },
     { text: 'The legacy binary file has no agreed escaping for & and =; sipsec leaves values it cannot carry verbatim (and all PEM) to the XML file', source: 'vendors.md §4.2 (GS3 vs URL-encoding writers)', confidence: 'unverified' },

@@ -41,6 +41,13 @@ const descriptor: VendorDescriptor = {
     verifiesServer: true,
   },
   bootFiles: ['linphone/<name>/linphonerc', 'linphone/<name>/cert.pem', 'linphone/<name>/key.pem', 'linphone/<name>/ca.crt'],
+  settings: {
+    caTrust: '`root_ca` in [sip] of linphonerc',
+    transport: '`reg_proxy=<sip:HOST:PORT;transport=tls>`',
+    srtp: '`media_encryption=srtp` and `media_encryption_mandatory=1`',
+    clock: 'the host clock',
+    clientCert: '`client_cert_chain` / `client_cert_key`',
+  },
   quirks: [
     { text: 'belle-sip on mbedTLS 2.28 ignores iPAddress SANs: a registrar dialled by IP fails "CN-mismatch" unless verify_server_cn=0 (the chain is still verified)', source: 'peers.md §5 pitfall L1', confidence: 'verified' },
     { text: 'linphonec hangs at start-up when $HOME/.local/share/linphone is missing', source: 'peers.md §5 pitfall L2', confidence: 'verified' },

@@ -37,6 +37,13 @@ const descriptor: VendorDescriptor = {
     verifiesServer: 'unknown',
   },
   bootFiles: ['<mac>.cfg', '000000000000.cfg'],
+  settings: {
+    caTrust: '`device.sec.TLS.customCaCert1`',
+    transport: '`reg.1.server.1.transport="TLS"`',
+    srtp: '`sec.srtp.enable` / `sec.srtp.require`',
+    clock: '`device.sntp.serverName`',
+    clientCert: 'the factory Polycom device certificate (or --option device_cert=yes)',
+  },
   quirks: [
     { text: 'The master file lists the config files in CONFIG_FILES; device.* parameters only apply with device.set="1" and their own .set="1"', source: 'vendors.md §6 (WAZO, AST phoneprov, FPBX)', confidence: 'community' },
     { text: 'WAZO maps SRTP disabled/preferred/required to sec.srtp.enable/offer/require = 0/0/0, 1/1/0, 1/1/1', source: 'vendors.md §6 (WAZO base.tpl, PLCM-SRTP)', confidence: 'verified' },

@@ -39,6 +39,13 @@ const descriptor: VendorDescriptor = {
     verifiesServer: 'unknown',
   },
   bootFiles: ['snom<model>.htm', 'snom<model>-<MAC>.htm', '<MAC>.xml'],
+  settings: {
+    caTrust: 'the Snom trust store (key names unverified)',
+    transport: '`user_outbound` with `;transport=tls`',
+    srtp: '`user_srtp` on and `user_savp` mandatory',
+    clock: '`ntp_server`',
+    clientCert: 'the built-in Snom device certificate',
+  },
   quirks: [
     { text: 'Offers SRTP "optional" as RTP/AVP with a=crypto (often AES_CM_128_HMAC_SHA1_32): the registrar must accept crypto on AVP and the _32 suite', source: 'vendors.md §7 (AST commit 6581cd5404)', confidence: 'verified' },
     { text: 'user_savp values other than mandatory (optional, off) and the meaning of user_auth_tag are unconfirmed', source: 'vendors.md §7 (WAZO base.tpl)', confidence: 'unverified' },

@@ -58,6 +58,14 @@ export interface VendorDescriptor {
   };
   /** Boot file names the device asks for (documentation and `provision routes`). */
   bootFiles: string[];
+  /** Where a person changes each thing `verify` may point at, in this device's own words. */
+  settings?: {
+    caTrust?: string;
+    transport?: string;
+    srtp?: string;
+    clock?: string;
+    clientCert?: string;
+  };
   quirks: Quirk[];
 }
 

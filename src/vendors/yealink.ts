@@ -45,6 +45,13 @@ const descriptor: VendorDescriptor = {
     verifiesServer: true,
   },
   bootFiles: ['<mac>.boot', 'y000000000000.boot', 'y0000000000<XX>.cfg', '<mac>.cfg'],
+  settings: {
+    caTrust: '`static.trusted_certificates.url` (and `static.security.ca_cert`)',
+    transport: '`account.1.sip_server.1.transport_type = 2`',
+    srtp: '`account.1.srtp_encryption`',
+    clock: '`local_time.ntp_server1`',
+    clientCert: '`static.server_certificates.url` (and `static.security.dev_cert`)',
+  },
   quirks: [
     { text: 'The first line of every file must be exactly #!version:1.0.0.1', source: 'vendors.md §5.2 (YEA-BOOT)', confidence: 'verified' },
     { text: 'account.N.srtp_encryption values are disputed (0/1/2 = off/optional/compulsory, or off/forced/negotiated): sipsec writes 2 for mandatory and 1 for optional, so either reading never encrypts less than asked', source: 'vendors.md §5.3', confidence: 'unverified' },

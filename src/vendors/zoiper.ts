@@ -40,6 +40,13 @@ const descriptor: VendorDescriptor = {
     verifiesServer: 'unknown',
   },
   bootFiles: ['zoiper/<name>/Config.xml'],
+  settings: {
+    caTrust: 'the OS store, or `domain_certificate_file` with --option cert_dir',
+    transport: '`SIP_transport_type` = tls',
+    srtp: '`SIP_srtp_mode` = sdes',
+    clock: 'the device clock',
+    clientCert: '`tls_certificate_file` (with --option cert_dir)',
+  },
   quirks: [
     { text: 'Offers AES_256_CM_HMAC_SHA1_80/_32 first; rtpengine had to disable those suites towards it', source: 'vendors.md §8.6 (rtpengine#736)', confidence: 'verified' },
     { text: 'SIP_srtp_mode is none or sdes only, and SRTP works only with TLS transport: there is no "optional" SRTP', source: 'ZOIPER configuration-data.md', confidence: 'verified' },

@@ -155,7 +155,7 @@ test('proxy: unknown target 404, a known phone not registered 480, a local exten
   a.c.send(invite(a, '300', local, 't3'));
   await a.c.next((m) => m.kind === 'response' && m.status === 180 && header(m, 'call-id') === local);
   assert.equal((await a.c.final(local, 'INVITE')).status, 486);
-  await reg.waitFor((e) => e.event === 'call.end' && e.reason === 'rejected');
+  await reg.waitFor((e) => e.event === 'dialog.end' && e.reason === 'rejected');
 
   // A spoofed From on an identified flow.
   const spoof = newCallId();

@@ -6,7 +6,8 @@ import { formatEventLine } from '../../serve/events.js';
 import { fetchStatus } from '../../serve/control.js';
 import { collect, openStore, passphraseSource } from '../context.js';
 import { keyValues, note, out, printJson, table } from '../output.js';
-import { registrarServices, type RegistrarSettings } from '../../serve/services.js';
+import { registrarServices, type EchoSettings, type RegistrarSettings } from '../../serve/services.js';
+import { SUITE_NAMES, type SuiteName } from '../../srtp/suites.js';
 import { DIGEST_ALGORITHMS, parseAlgorithm, type DigestAlgorithm } from '../../sip/digest.js';
 import type { TlsMin } from '../../sip/transport-tls.js';
 
@@ -27,6 +28,27 @@ function duration(value: string, flag: string): number {
   const ms = parseDuration(value);
   if (ms === undefined || ms <= 0) throw new SipsecError('BAD_INPUT', `invalid ${flag} '${value}'`, 'write it as 10m, 90s or 1h');
   return ms;
+}
+
+/** The echo extension's flags. */
+function echoSettings(o: Record<string, string | string[] | boolean | undefined>): EchoSettings {
+  const ext = String(o.echoExt);
+  if (ext !== 'off' && !/^[A-Za-z0-9][A-Za-z0-9._+-]{0,31}$/.test(ext)) throw new SipsecError('BAD_INPUT', `invalid --echo-ext '${ext}'`, 'give an extension such as 200, or off');
+  const m = /^(\d{4,5})-(\d{4,5})$/.exec(String(o.rtpPorts));
+  if (!m) throw new SipsecError('BAD_INPUT', `invalid --rtp-ports '${String(o.rtpPorts)}'`, 'write it as 20000-29999');
+  let acceptSuites: SuiteName[] | undefined;
+  if (typeof o.echoSuites === 'string') {
+    acceptSuites = o.echoSuites.split(',').map((x) => x.trim()) as SuiteName[];
+    const bad = acceptSuites.find((x) => !(SUITE_NAMES as readonly string[]).includes(x));
+    if (bad !== undefined) throw new SipsecError('BAD_INPUT', `unknown suite '${bad}' in --echo-suites`, `use a comma-separated list of ${SUITE_NAMES.join(', ')}`);
+  }
+  return {
+    ext: ext === 'off' ? null : ext,
+    rtpPorts: { min: Number(m[1]), max: Number(m[2]) },
+    mediaAddress: typeof o.mediaAddress === 'string' ? o.mediaAddress : undefined,
+    acceptSuites,
+    maxCallMs: typeof o.maxCall === 'string' ? duration(o.maxCall, '--max-call') : undefined,
+  };
 }
 
 /** The registrar flags of `sipsec serve` (see src/sip/registrar-service.ts for what each does). */
@@ -89,6 +111,11 @@ export function register(program: Command): void {
     .option('--lockout-time <duration>', 'how long a locked-out address is refused', '10m')
     .option('--min-expires <seconds>', 'shortest registration accepted (423 Interval Too Brief below it)', '60')
     .option('--max-expires <seconds>', 'longer registrations are shortened to this', '7200')
+    .option('--echo-ext <ext>', 'the SRTP echo extension phones call to prove encrypted audio both ways, or off', '200')
+    .option('--rtp-ports <range>', 'UDP ports for echo media (RTP on even, RTCP on odd)', '20000-29999')
+    .option('--media-address <addr>', 'address in the echo\'s SDP (default: sipsec\'s address on the caller\'s connection)')
+    .option('--echo-suites <list>', 'only accept these SRTP suites (comma-separated), e.g. to reproduce a PBX that knows only _80')
+    .option('--max-call <duration>', 'the echo hangs up after this long', '15m')
     .option('--json', 'print events as JSON lines instead of text')
     .addHelpText(
       'after',
@@ -132,7 +159,7 @@ Ports below 1024 need root, or: setcap cap_net_bind_service=+ep $(readlink -f $(
         firmwareDir: typeof o.firmware === 'string' ? o.firmware : undefined,
         passphrase: passphraseSource(typeof o.passphraseFile === 'string' ? o.passphraseFile : undefined),
         onEvent: (ev) => process.stdout.write(json ? JSON.stringify(ev) + '\n' : formatEventLine(ev) + '\n'),
-        services: registrarServices(sipPort, registrar),
+        services: registrarServices(sipPort, registrar, echoSettings(o)),
       };
       const running = await startServe(opts);
       if (!json) {

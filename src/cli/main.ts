@@ -9,6 +9,7 @@ import { register as registerAstTlsCert } from './commands/ast-tls-cert.js';
 import { register as registerDemo } from './commands/demo.js';
 import { register as registerServe } from './commands/serve.js';
 import { register as registerProvision } from './commands/provision.js';
+import { register as registerVerify } from './commands/verify.js';
 import { register as registerDhcp } from './commands/dhcp.js';
 import { register as registerPbx } from './commands/pbx.js';
 
@@ -31,7 +32,7 @@ Quick start:
   sipsec demo        # everything above on this machine, no hardware, no root`,
     );
   program.exitOverride();
-  for (const reg of [registerCa, registerServer, registerPhone, registerCert, registerAstTlsCert, registerProvision, registerPbx, registerDhcp, registerServe, registerDemo]) reg(program);
+  for (const reg of [registerCa, registerServer, registerPhone, registerCert, registerAstTlsCert, registerProvision, registerPbx, registerDhcp, registerServe, registerVerify, registerDemo]) reg(program);
   // Every subcommand reports usage errors the same way.
   const walk = (c: Command) => {
     c.exitOverride();
@@ -68,7 +69,8 @@ export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    // Commands that judge (verify, probe) set the exit code themselves.
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     return reportError(e);
   }

@@ -6,12 +6,13 @@ import { printJson } from '../output.js';
 export function register(program: Command): void {
   program
     .command('demo')
-    .description('the whole job on this machine: a demo CA, server and phone, then shows them (no hardware, no root)')
+    .description('the whole job on this machine: a demo CA and phone, serve on free ports, the phone provisioned, registered and calling the SRTP echo, and the verify report (no hardware, no root)')
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExamples:\n  sipsec demo\n  sipsec --home /tmp/demo demo --json')
     .action(async (o: { json?: boolean }, cmd: Command) => {
       const explicit = cmd.optsWithGlobals<{ home?: string }>().home ?? process.env.SIPSEC_HOME;
       const result = await runDemo({ home: explicit ?? homeOf(cmd), explicitHome: explicit !== undefined, log: o.json ? () => undefined : (l) => process.stdout.write(`${l}\n`) });
       if (o.json) printJson(result);
+      if (!result.ok) process.exitCode = 1;
     });
 }

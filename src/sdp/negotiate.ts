@@ -554,28 +554,7 @@ export function answerOffer(offerSdp: string, policy: AnswerPolicy, local: Local
     };
   }
 
-  const sessionId = local.sessionId ?? String(random(4).readUInt32BE(0));
-  const addrType = addrTypeOf(local.address);
-  const answer: SessionDescription = {
-    version: 0,
-    origin: {
-      username: local.username ?? 'sipsec',
-      sessionId,
-      sessionVersion: String(local.sessionVersion ?? sessionId),
-      netType: 'IN',
-      addrType,
-      address: local.address,
-    },
-    sessionName: local.sessionName ?? 'sipsec',
-    emails: [],
-    phones: [],
-    connection: { netType: 'IN', addrType, address: local.address },
-    bandwidths: [],
-    timing: [{ type: 't', value: '0 0' }],
-    attributes: [],
-    extra: [],
-    media: work.map((w) => w.answerMedia),
-  };
+  const answer = sessionAt(local, random, work.map((w) => w.answerMedia));
   for (const w of work) {
     if (w.neg.accepted) w.answerMedia.port = local.port;
   }
@@ -866,6 +845,32 @@ export interface BuiltOffer {
   crypto: OfferedKey[];
 }
 
+/** The session-level part every SDP of ours shares (RFC 4566 §5): origin, one c= line, t=0 0. */
+function sessionAt(local: LocalMedia, random: RandomSource, media: SdpMedia[]): SessionDescription {
+  const sessionId = local.sessionId ?? String(random(4).readUInt32BE(0));
+  const addrType = addrTypeOf(local.address);
+  return {
+    version: 0,
+    origin: {
+      username: local.username ?? 'sipsec',
+      sessionId,
+      sessionVersion: String(local.sessionVersion ?? sessionId),
+      netType: 'IN',
+      addrType,
+      address: local.address,
+    },
+    sessionName: local.sessionName ?? 'sipsec',
+    emails: [],
+    phones: [],
+    connection: { netType: 'IN', addrType, address: local.address },
+    bandwidths: [],
+    timing: [{ type: 't', value: '0 0' }],
+    attributes: [],
+    extra: [],
+    media,
+  };
+}
+
 /**
  * Build an SDP offer with one audio stream and one a=crypto line per suite,
  * each with its own fresh key (RFC 4568 §7.1.1), tags consecutive from 1.
@@ -899,39 +904,18 @@ export function buildOffer(opts: OfferOptions): BuiltOffer {
     attrs.push({ name: 'crypto', value: formatCryptoAttribute({ tag: c.tag, suite: c.suite, keys: [c.key] }) });
   }
   const local = opts.local;
-  const sessionId = local.sessionId ?? String(random(4).readUInt32BE(0));
-  const addrType = addrTypeOf(local.address);
-  const sdp: SessionDescription = {
-    version: 0,
-    origin: {
-      username: local.username ?? 'sipsec',
-      sessionId,
-      sessionVersion: String(local.sessionVersion ?? sessionId),
-      netType: 'IN',
-      addrType,
-      address: local.address,
+  const sdp = sessionAt(local, random, [
+    {
+      media: 'audio',
+      port: local.port,
+      proto,
+      formats: formats.map((f) => String(f.payloadType)),
+      connections: [],
+      bandwidths: [],
+      attributes: attrs,
+      extra: [],
     },
-    sessionName: local.sessionName ?? 'sipsec',
-    emails: [],
-    phones: [],
-    connection: { netType: 'IN', addrType, address: local.address },
-    bandwidths: [],
-    timing: [{ type: 't', value: '0 0' }],
-    attributes: [],
-    extra: [],
-    media: [
-      {
-        media: 'audio',
-        port: local.port,
-        proto,
-        formats: formats.map((f) => String(f.payloadType)),
-        connections: [],
-        bandwidths: [],
-        attributes: attrs,
-        extra: [],
-      },
-    ],
-  };
+  ]);
   return { sdp: serializeSdp(sdp), proto, formats: formats.map((f) => String(f.payloadType)), crypto };
 }
 

@@ -7,7 +7,7 @@ const PEERS = [
   ['openssl', 'openssl'], ['certtool', 'gnutls-bin'], ['curl', 'curl'], ['atftp', 'atftp'],
   ['tftp', 'tftp-hpa'], ['in.tftpd', 'tftpd-hpa'], ['baresip', 'baresip'], ['sipp', 'sip-tester'],
   ['stunnel4', 'stunnel4'], ['linphonec', 'linphone-cli'], ['kamailio', 'kamailio'], ['tshark', 'tshark'],
-  ['cc', 'gcc'], ['chromium', 'chromium'],
+  ['cc', 'gcc'], ['chromium', 'chromium'], ['script', 'bsdutils'],
 ];
 const EXTRA = ['baresip-core', 'kamailio-tls-modules', 'libc6-dev', 'libsrtp2-dev', 'pkg-config', 'procps', 'iproute2'];
 

@@ -24,3 +24,9 @@ export async function askPassword(message: string, confirm: boolean): Promise<st
   }
   return first;
 }
+
+export async function askChoice(flag: string, message: string, what: string, choices: string[]): Promise<string> {
+  if (!interactive()) throw new SipsecError('BAD_INPUT', `missing ${flag} (${what})`, `give ${flag}, one of: ${choices.join(', ')}`);
+  const { select } = await import('@inquirer/prompts');
+  return select({ message, choices: choices.map((c) => ({ name: c, value: c })) });
+}

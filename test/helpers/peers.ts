@@ -19,6 +19,7 @@ export const PEERS = {
   tshark: { bin: 'tshark', pkg: 'tshark' },
   cc: { bin: 'cc', pkg: 'gcc libc6-dev libsrtp2-dev pkg-config' },
   chromium: { bin: 'chromium', pkg: 'chromium' },
+  script: { bin: 'script', pkg: 'bsdutils' },
 } as const;
 
 export type PeerName = keyof typeof PEERS;

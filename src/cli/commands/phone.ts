@@ -7,7 +7,8 @@ import { CaStore } from '../../pki/store.js';
 import { addPhones, findConflicts, findPhone, redact, sipUser, validatePhone, type PhoneInput, type ValidPhone } from '../../inventory/phones.js';
 import { readPhoneCsv, rowError } from '../../inventory/import.js';
 import { revokeCert } from '../../pki/ops.js';
-import { vendorIds } from '../../vendors/registry.js';
+import { isVendorId, loadVendor, vendorIds } from '../../vendors/registry.js';
+import { askChoice, askText, interactive } from '../prompt.js';
 import { afterPhonesChanged } from '../../provision/hooks.js';
 import { collect, collectOption, openStore, passphraseSource } from '../context.js';
 import { keyValues, note, out, printJson, progress, shortDate, table } from '../output.js';
@@ -34,7 +35,7 @@ export function register(program: Command): void {
   phone
     .command('add <name>')
     .description('add a phone: record it, issue its certificate, render its provisioning files')
-    .requiredOption('--vendor <vendor>', `phone or softphone type: ${vendorIds().join(', ') || '(see sipsec provision vendors)'}`)
+    .option('--vendor <vendor>', `phone or softphone type (asked for on a terminal when missing): ${vendorIds().join(', ') || '(see sipsec provision vendors)'}`)
     .option('--mac <mac>', 'MAC address (required for hardware phones): 00:08:5d:12:34:56, 00-08-5D-12-34-56 or 00085d123456')
     .option('--ip <address>', 'an IP address of the phone (repeatable); goes into its certificate and limits key downloads to it', collect, [])
     .option('--dns <name>', 'a DNS name of the phone (repeatable)', collect, [])
@@ -58,10 +59,15 @@ Examples:
     )
     .action(async (name: string, o: Record<string, unknown>, cmd: Command) => {
       const store = await openStore(cmd);
+      const vendorId = typeof o.vendor === 'string' ? o.vendor : await askChoice('--vendor', 'Vendor:', 'the phone or softphone type', vendorIds());
+      let mac = o.mac as string | undefined;
+      if (mac === undefined && isVendorId(vendorId) && (await loadVendor(vendorId)).descriptor.macRequired && interactive()) {
+        mac = await askText('--mac', 'MAC address (e.g. 00:08:5d:12:34:56):', 'the MAC address');
+      }
       const input: PhoneInput = {
         name,
-        vendor: String(o.vendor),
-        mac: o.mac as string | undefined,
+        vendor: vendorId,
+        mac,
         ips: o.ip as string[],
         dns: o.dns as string[],
         ext: o.ext as string | undefined,

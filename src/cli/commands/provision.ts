@@ -52,6 +52,7 @@ export function register(program: Command): void {
     .command('vendors')
     .description('the vendors sipsec provisions, with their transports, certificate delivery and SRTP suites')
     .option('--json', 'print the full descriptors (quirks and sources included) as JSON')
+    .addHelpText('after', '\nExamples:\n  sipsec provision vendors\n  sipsec provision vendors --json | jq \'.[] | select(.id=="aastra") | .quirks\'')
     .action(async (o: { json?: boolean }) => {
       const vendors = await loadAllVendors();
       if (o.json) return printJson(vendors.map((v) => v.descriptor));

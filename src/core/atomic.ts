@@ -11,6 +11,12 @@ export interface WriteOptions {
    * the fsyncs and keep only the atomic rename.
    */
   durable?: boolean;
+  /**
+   * Default true (when durable): fsync the directory after the rename. A
+   * batch writing many files into one directory turns this off and syncs
+   * the directory once before it commits (CaStore.prepare + syncDirs).
+   */
+  syncDir?: boolean;
 }
 
 /**
@@ -38,7 +44,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
     await fs.rm(tmp, { force: true });
     throw e;
   }
-  if (durable) await fsyncDir(dir);
+  if (durable && (opts.syncDir ?? true)) await fsyncDir(dir);
 }
 
 export async function fsyncDir(dir: string): Promise<void> {

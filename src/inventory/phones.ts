@@ -199,7 +199,6 @@ export async function addPhones(
     result.phones.push(...part.map((v) => v.phone));
     result.certificates.push(...prepared.map((p) => p.entry));
   }
-  await store.syncDirs();
   return result;
 }
 

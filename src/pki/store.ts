@@ -294,14 +294,16 @@ export class CaStore {
         const entry = entryFor(r.name, r.kind, cert, r.sans, r.keySpec);
         const keyFile = this.paths.key(entry.serial);
         const certFile = this.paths.cert(entry.serial);
-        await writeFileAtomic(keyFile, privateKeyPem(key), { mode: 0o600 });
-        await writeFileAtomic(certFile, toPem('CERTIFICATE', cert.der), { mode: 0o644 });
+        await writeFileAtomic(keyFile, privateKeyPem(key), { mode: 0o600, syncDir: false });
+        await writeFileAtomic(certFile, toPem('CERTIFICATE', cert.der), { mode: 0o644, syncDir: false });
         out[i] = { entry, files: [keyFile, certFile] };
         onDone?.(++done);
       }
     };
     // Key generation dominates; a few more workers than cores keeps both busy while others do I/O.
     await Promise.all(Array.from({ length: Math.min(reqs.length, 8) }, worker));
+    // The renames must be durable before an index entry may point at them.
+    await this.syncDirs();
     return out;
   }
 
@@ -377,7 +379,7 @@ export class CaStore {
     return out;
   }
 
-  /** Sync the certs/ and private/ directories once after a batch (each file was fsynced already). */
+  /** Sync the certs/ and private/ directories once per batch (each file was fsynced already). */
   async syncDirs(): Promise<void> {
     await fsyncDir(this.paths.certsDir);
     await fsyncDir(this.paths.privateDir);

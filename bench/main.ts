@@ -8,6 +8,7 @@ const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   tftp: () => import('./tftp.js'),
   srtp: () => import('./srtp.js'),
   register: () => import('./register.js'),
+  echo: () => import('./echo.js'),
 };
 
 async function main(): Promise<void> {

@@ -52,11 +52,19 @@ export interface EchoReport {
   bytesIn: number;
   bytesOut: number;
   authFailures: number;
+  /** SRTP or SRTCP packets the replay window refused (RFC 3711 §3.3.2). */
   replays: number;
-  /** Packets that could not be processed otherwise: too short, bad header, unknown MKI. */
+  /** RTP or RTCP packets that could not be processed otherwise: too short, bad header, unknown MKI, not RTP at all. */
   decryptErrors: number;
+  /**
+   * STUN packets on the media ports (RFC 7983 §7: first byte 0-3). Linphone
+   * sends a binding request on its RTCP port every 0.5 s as a NAT
+   * keep-alive; they are neither media nor an attack, so counted apart.
+   */
+  stunIn: number;
   rtcpIn: number;
   rtcpOut: number;
+  /** SRTCP packets whose tag did not verify (wrong key, tampered); other bad RTCP counts in decryptErrors. */
   rtcpAuthFailures: number;
   oneWayAudio: boolean;
   oneWayReason: string | undefined;
@@ -69,13 +77,38 @@ export interface EchoReport {
   phoneStream: StreamReport;
 }
 
-const RING = 256;
+/** Output buffer size: an Ethernet MTU holds any audio packet; bigger ones get their own. */
+const OUT_SIZE = 1500;
+const MAX_STREAMS = 64;
 const RTCP_INTERVAL_MS = 5000;
+/**
+ * With a `_32` suite the SRTCP tag is 32 bits for baresip, Asterisk and
+ * linphone (mediastreamer2 hands libsrtp2 the SRTP policy for SRTCP too;
+ * seen in test/serve/echo-linphone.test.ts) but 80 bits per RFC 4568
+ * §6.2.2, and a receiver checks only its own length. So our reports wait
+ * for the phone's first SRTCP packet, whose length we then use, for at
+ * most this long; after that we send the RFC's 80 bits.
+ */
+const SRTCP_TAG_WAIT_MS = 12_000;
 
 function isRtcp(b: Uint8Array): boolean {
   // RFC 5761 §4: RTCP packet types 192-223 collide with no RTP payload type in use.
   const pt = b[1]!;
   return pt >= 192 && pt <= 223;
+}
+
+/**
+ * What a datagram on a media port is, by its first byte (RFC 7983 §7):
+ * 128-191 RTP/RTCP, 0-3 STUN, anything else is not ours (DTLS, ZRTP,
+ * TURN channel data or garbage).
+ */
+type Kind = 'media' | 'stun' | 'other';
+
+function kindOf(b: Uint8Array): Kind {
+  if (b.length === 0) return 'other';
+  const b0 = b[0]!;
+  if (b0 >= 128 && b0 <= 191) return 'media';
+  return b0 <= 3 ? 'stun' : 'other';
 }
 
 export class EchoSession {
@@ -85,9 +118,19 @@ export class EchoSession {
   private rx: SrtpReceiver | undefined;
   private tx: SrtpSender | undefined;
   private srtp: EchoSrtp | null;
-  private readonly ourSsrc = randomBytes(4).readUInt32BE(0);
-  private readonly ring: Buffer[] = Array.from({ length: RING }, () => Buffer.allocUnsafe(1500));
-  private ringAt = 0;
+  /** Our SSRC for the phone's current stream (what our RTCP speaks for). */
+  private ourSsrc = randomBytes(4).readUInt32BE(0);
+  /**
+   * Our SSRC for each phone SSRC. The echo keeps the phone's sequence
+   * numbers, so a new phone stream (a new SSRC with a random first
+   * sequence number, RFC 3550 §5.1, after hold or a restart) must become a
+   * new stream of ours: under the old SSRC its packet indexes would go
+   * back, which the sender refuses (keystream reuse, RFC 3711 §9.1), or
+   * jump ahead into a wrong rollover counter; either is one-way audio.
+   */
+  private readonly ssrcMap = new Map<number, number>();
+  /** What the next echoed packet is sent from; see send(). */
+  private outBuf = Buffer.allocUnsafe(OUT_SIZE);
   private readonly stats: StreamStats;
   private readonly now: () => number;
   private readonly started: number;
@@ -98,7 +141,7 @@ export class EchoSession {
   private phoneHears: RtcpReportBlock | undefined;
   private rtcpTimer: NodeJS.Timeout | undefined;
   private closed = false;
-  private readonly counts = { packetsOut: 0, bytesOut: 0, authFailures: 0, replays: 0, decryptErrors: 0, rtcpIn: 0, rtcpOut: 0, rtcpAuthFailures: 0, octetsSent: 0 };
+  private readonly counts = { packetsOut: 0, bytesOut: 0, authFailures: 0, replays: 0, decryptErrors: 0, rtcpIn: 0, rtcpOut: 0, rtcpAuthFailures: 0, stunIn: 0, octetsSent: 0 };
   private lastSentTs = 0;
 
   private constructor(
@@ -142,14 +185,37 @@ export class EchoSession {
     this.tx = new SrtpSender({ ...common, keys: [srtp.local] });
   }
 
-  private slot(): Buffer {
-    const b = this.ring[this.ringAt]!;
-    this.ringAt = (this.ringAt + 1) % RING;
-    return b;
+  /**
+   * Sends `len` octets of `buf`. dgram hands a datagram to the kernel at
+   * once (uv_udp_try_send) unless the socket buffer is full; then the
+   * request waits in a queue and keeps pointing at `buf`. So a call needs
+   * one output buffer, and only a send left queued makes the next packet
+   * take a fresh one (a ring of buffers per call cost 384 KiB of memory a
+   * call and a cache miss a packet).
+   */
+  private send(sock: dgram.Socket, buf: Buffer, len: number, port: number, address: string): void {
+    sock.send(buf, 0, len, port, address);
+    if (buf === this.outBuf && sock.getSendQueueCount() > 0) this.outBuf = Buffer.allocUnsafe(OUT_SIZE);
+  }
+
+  /** The SRTP result in tx.out, in the output buffer (a bigger one for a jumbo packet). */
+  private output(m: number): Buffer {
+    const out = m <= this.outBuf.length ? this.outBuf : Buffer.allocUnsafe(m);
+    this.tx!.out.copy(out, 0, 0, m);
+    return out;
+  }
+
+  /** Not RTP/RTCP: STUN keep-alives are counted apart, the rest as errors. */
+  private notMedia(msg: Buffer): boolean {
+    const kind = kindOf(msg);
+    if (kind === 'media') return false;
+    if (kind === 'stun') this.counts.stunIn++;
+    else this.counts.decryptErrors++;
+    return true;
   }
 
   private onRtp(msg: Buffer, rinfo: dgram.RemoteInfo): void {
-    if (this.closed) return;
+    if (this.closed || this.notMedia(msg)) return;
     if (msg.length < RTP_MIN) {
       this.counts.decryptErrors++;
       return;
@@ -174,37 +240,62 @@ export class EchoSession {
       if (this.latched) this.relatches++;
       this.latched = { address: rinfo.address, port: rinfo.port };
     }
-    this.phoneSsrc = rtpSsrc(plain);
-    this.stats.add(plain, n, this.phoneSsrc, this.now());
+    const phoneSsrc = rtpSsrc(plain);
+    if (phoneSsrc !== this.phoneSsrc) this.follow(phoneSsrc);
+    this.stats.add(plain, n, phoneSsrc, this.now());
     writeSsrc(plain, this.ourSsrc);
-    const out = this.slot();
-    let m: number;
+    // Plain RTP goes back in the datagram node handed us (fresh per message, ours to keep).
+    let out: Buffer = plain;
+    let m = n;
     if (this.tx) {
-      m = this.tx.protectRtp(plain, n, out);
+      m = this.tx.protectRtp(plain, n);
       if (m < 0) {
         this.counts.decryptErrors++;
         return;
       }
-    } else {
-      plain.copy(out, 0, 0, n);
-      m = n;
+      out = this.output(m);
     }
     this.lastSentTs = ((plain[4]! << 24) >>> 0) + (plain[5]! << 16) + (plain[6]! << 8) + plain[7]!;
     this.counts.packetsOut++;
     this.counts.bytesOut += m;
     this.counts.octetsSent += n - RTP_MIN;
-    this.rtp.send(out, 0, m, rinfo.port, rinfo.address);
+    this.send(this.rtp, out, m, rinfo.port, rinfo.address);
     if (!this.rtcpTimer) this.scheduleRtcp();
   }
 
+  private isOurs(ssrc: number): boolean {
+    for (const ours of this.ssrcMap.values()) if (ours === ssrc) return true;
+    return false;
+  }
+
+  /** The phone switched to (or started) stream `phoneSsrc`: answer it on its own SSRC of ours. */
+  private follow(phoneSsrc: number): void {
+    let ours = this.ssrcMap.get(phoneSsrc);
+    if (ours === undefined) {
+      ours = this.ssrcMap.size === 0 ? this.ourSsrc : randomBytes(4).readUInt32BE(0);
+      // Bounded like the SRTP contexts' stream table: a phone has one stream, a few after re-INVITEs.
+      if (this.ssrcMap.size < MAX_STREAMS) this.ssrcMap.set(phoneSsrc, ours);
+    }
+    this.phoneSsrc = phoneSsrc;
+    this.ourSsrc = ours;
+  }
+
   private onRtcp(msg: Buffer, rinfo: dgram.RemoteInfo, muxed: boolean): void {
-    if (this.closed || msg.length < 8) return;
+    if (this.closed || this.notMedia(msg)) return;
+    if (msg.length < 8) {
+      this.counts.decryptErrors++;
+      return;
+    }
     let plain: Buffer = msg;
     let n = msg.length;
     if (this.rx) {
       n = this.rx.unprotectRtcp(msg, msg.length);
       if (n < 0) {
-        this.counts.rtcpAuthFailures++;
+        // Only a tag that did not verify is an authentication failure; baresip 1.0's first
+        // RTCP packet (an APP "PINGPONG" sent before SRTP starts) is plain and too short.
+        if (n === SrtpStatus.AUTH_FAIL) this.counts.rtcpAuthFailures++;
+        else if (n === SrtpStatus.REPLAY || n === SrtpStatus.REPLAY_OLD) this.counts.replays++;
+        else this.counts.decryptErrors++;
         return;
       }
       plain = this.rx.out;
@@ -214,7 +305,9 @@ export class EchoSession {
     this.counts.rtcpIn++;
     this.latchedRtcp = { address: rinfo.address, port: muxed ? rinfo.port : rinfo.port };
     const summary = parseRtcp(plain, n);
-    const aboutUs = summary?.reports.find((r) => r.ssrc === this.ourSsrc);
+    // About our current stream if it says, else about an earlier one (a phone keeps reporting on a source for a while after a switch).
+    const reports = summary?.reports ?? [];
+    const aboutUs = reports.find((r) => r.ssrc === this.ourSsrc) ?? reports.find((r) => this.isOurs(r.ssrc));
     if (aboutUs) this.phoneHears = aboutUs;
   }
 
@@ -229,6 +322,7 @@ export class EchoSession {
 
   /** SR (we send) with one report block about the phone's stream, then SDES CNAME (RFC 3550 §6.1 compound). */
   private sendRtcp(): void {
+    if (this.awaitingPhoneTagLength()) return;
     const dest = this.latchedRtcp ?? (this.rtcp ? (this.latched ? { address: this.latched.address, port: this.latched.port + 1 } : undefined) : this.latched);
     if (!dest || this.closed) return;
     const r = this.stats.report();
@@ -268,12 +362,17 @@ export class EchoSession {
     let out: Buffer = buf;
     let m = buf.length;
     if (this.tx) {
-      out = this.slot();
-      m = this.tx.protectRtcp(buf, buf.length, out);
+      m = this.tx.protectRtcp(buf, buf.length);
       if (m < 0) return;
+      out = Buffer.from(this.tx.out.subarray(0, m));
     }
     (this.rtcp ?? this.rtp).send(out, 0, m, dest.port, dest.address);
     this.counts.rtcpOut++;
+  }
+
+  private awaitingPhoneTagLength(): boolean {
+    if (!this.srtp || !this.rx || this.rx.suite.aead || this.rx.suite.tagLen !== 4) return false;
+    return this.rx.srtcpTagBits === undefined && this.now() - this.started < SRTCP_TAG_WAIT_MS;
   }
 
   /** Live numbers for `sipsec status`. */
@@ -302,6 +401,7 @@ export class EchoSession {
       rtcpIn: this.counts.rtcpIn,
       rtcpOut: this.counts.rtcpOut,
       rtcpAuthFailures: this.counts.rtcpAuthFailures,
+      stunIn: this.counts.stunIn,
       oneWayAudio: oneWay,
       oneWayReason: reason,
       phoneHears: hears,

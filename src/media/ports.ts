@@ -1,4 +1,6 @@
 import * as dgram from 'node:dgram';
+import * as dns from 'node:dns';
+import { isIP } from 'node:net';
 import { SipsecError, errnoCode } from '../core/errors.js';
 
 /**
@@ -36,12 +38,12 @@ export class PortPool {
       const port = this.next;
       this.next = this.next + 2 > this.max - 1 ? this.min : this.next + 2;
       if (this.inUse.has(port)) continue;
-      const rtp = dgram.createSocket({ type, recvBufferSize: 256 * 1024 });
+      const rtp = dgram.createSocket({ type, recvBufferSize: 256 * 1024, lookup: literalLookup });
       const ok = await bind(rtp, port, host);
       if (!ok) continue;
       let rtcp: dgram.Socket | undefined;
       if (!rtcpMux) {
-        rtcp = dgram.createSocket({ type });
+        rtcp = dgram.createSocket({ type, lookup: literalLookup });
         if (!(await bind(rtcp, port + 1, host))) {
           rtp.close();
           continue;
@@ -56,6 +58,21 @@ export class PortPool {
   release(port: number): void {
     this.inUse.delete(port);
   }
+}
+
+/**
+ * Media is only ever sent to the address a packet came from (an IP
+ * literal), so the sockets resolve nothing. dgram's default lookup is
+ * dns.lookup, which answers even a literal on the next tick: a closure
+ * and a trip through the tick queue for every packet the echo sends.
+ * This answers synchronously, so send() goes straight to the socket.
+ */
+function literalLookup(address: string, options: dns.LookupOneOptions | number, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  const family = isIP(address);
+  if (family !== 0) return callback(null, address, family);
+  // A name (only ever `--bind`, at bind time) still resolves the usual way; dgram passes the family as a number.
+  if (typeof options === 'number') dns.lookup(address, options, callback);
+  else dns.lookup(address, options, callback);
 }
 
 function bind(sock: dgram.Socket, port: number, host: string): Promise<boolean> {

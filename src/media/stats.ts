@@ -45,6 +45,10 @@ export class StreamStats {
   private readonly steps = new Map<number, number>();
   private stepCount = 0;
   private readonly ssrcSet = new Set<number>();
+  private currentSsrc: number | undefined;
+  /** Expected and received packets of the streams before the current SSRC. */
+  private priorExpected = 0;
+  private priorReceived = 0;
   private recentSeqs = new Uint8Array(8192);
   firstAt: number | undefined;
   lastAt: number | undefined;
@@ -59,7 +63,7 @@ export class StreamStats {
     this.lastAt = nowMs;
     const pt = rtpPayloadType(b);
     this.pts.set(pt, (this.pts.get(pt) ?? 0) + 1);
-    this.ssrcSet.add(ssrc);
+    if (ssrc !== this.currentSsrc) this.newSource(ssrc);
     const seq = rtpSeq(b);
     const ts = rtpTimestamp(b);
     if (this.baseSeq < 0) {
@@ -102,6 +106,27 @@ export class StreamStats {
     this.lastTs = ts;
   }
 
+  /**
+   * A new SSRC is a new sequence-number space: a phone that restarts its
+   * stream (e.g. after hold) picks a new SSRC (RFC 3550 §8) and a random
+   * first sequence number (§5.1). The old stream's counts are kept, the
+   * loss and reordering accounting starts over.
+   */
+  private newSource(ssrc: number): void {
+    if (this.baseSeq >= 0) {
+      this.priorExpected += this.cycles + this.maxSeq - this.baseSeq + 1;
+      this.priorReceived += this.received;
+    }
+    this.ssrcSet.add(ssrc);
+    this.currentSsrc = ssrc;
+    this.baseSeq = -1;
+    this.cycles = 0;
+    this.received = 0;
+    this.lastSeq = -1;
+    this.lastTransit = undefined;
+    this.recentSeqs.fill(0);
+  }
+
   private mark(seq: number): void {
     this.recentSeqs[seq >> 3]! |= 1 << (seq & 7);
     // Forget the half of the sequence space opposite to seq, so wrap-around stays correct.
@@ -122,12 +147,12 @@ export class StreamStats {
         tsStep = step;
       }
     }
-    const expected = this.baseSeq < 0 ? 0 : this.cycles + this.maxSeq - this.baseSeq + 1;
+    const expected = this.priorExpected + (this.baseSeq < 0 ? 0 : this.cycles + this.maxSeq - this.baseSeq + 1);
     return {
       packets: this.packets,
       bytes: this.bytes,
       payloadTypes: Object.fromEntries([...this.pts].map(([pt, n]) => [String(pt), n])),
-      lost: Math.max(0, expected - this.received),
+      lost: Math.max(0, expected - this.priorReceived - this.received),
       gaps: this.gaps,
       duplicates: this.duplicates,
       reordered: this.reordered,

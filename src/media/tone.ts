@@ -13,14 +13,22 @@ export function toneFrame(freq: number, rate: number, offset: number, samples: n
  * silence or noise does not.
  */
 export function toneReport(pcmu: Uint8Array, freq: number, rate: number): { ratio: number; rms: number } {
-  const n = pcmu.length;
+  return goertzel(pcmu.length, (i) => ulawToLinear(pcmu[i]!), freq, rate);
+}
+
+/** The same for linear 16-bit samples (a WAV recording a phone made of what it heard). */
+export function toneReportLinear(samples: ArrayLike<number>, freq: number, rate: number): { ratio: number; rms: number } {
+  return goertzel(samples.length, (i) => samples[i]!, freq, rate);
+}
+
+function goertzel(n: number, sample: (i: number) => number, freq: number, rate: number): { ratio: number; rms: number } {
   if (n === 0) return { ratio: 0, rms: 0 };
   const coeff = 2 * Math.cos((2 * Math.PI * freq) / rate);
   let s1 = 0;
   let s2 = 0;
   let energy = 0;
   for (let i = 0; i < n; i++) {
-    const x = ulawToLinear(pcmu[i]!);
+    const x = sample(i);
     energy += x * x;
     const s0 = x + coeff * s1 - s2;
     s2 = s1;

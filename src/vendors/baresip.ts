@@ -58,6 +58,8 @@ const descriptor: VendorDescriptor = {
     { text: 'The stdio control module needs a terminal; headless control is ctrl_tcp (netstring JSON), which this config loads', source: 'peers.md §4', confidence: 'verified' },
     { text: 'module_path must be set (Debian: /usr/lib/baresip/modules): without it modules are looked up in the working directory', source: 'tested with baresip 1.0.0 on Debian 12', confidence: 'verified' },
     { text: 'auth_pass is cut at the first ";" (account parameters are ;-separated and not unescaped): a secret containing ";" cannot be rendered', source: 'BARESIP src/account.c msg_param_decode + pl_strdup', confidence: 'verified' },
+    { text: 'The sndfile module (record_dir) dumps both directions as 16-bit mono WAV at the codec rate, after decoding: a call\'s dec.wav is what the phone heard', source: 'tested with baresip 1.0.0 on Debian 12 (sipsec echo test)', confidence: 'verified' },
+    { text: 'At stream start it sends one plaintext RTCP APP packet (name PING, data PONG) before SRTP is up; an SRTP peer must drop it', source: 'capture of baresip 1.0.0 calling the sipsec echo', confidence: 'verified' },
     { text: 'With a wrong-length SDES key it answers as if accepted but sends plain RTP', source: 'sip-srtp.md §5.1 (code reading)', confidence: 'unverified' },
   ],
 };
@@ -77,6 +79,12 @@ const optionsSchema = vendorOptions(ID, {
   audio: z.enum(['test', 'alsa']).optional(),
   /** manual or auto (answer incoming calls at once). */
   answermode: z.enum(['manual', 'auto']).optional(),
+  /**
+   * Record every call as WAV files in this directory (baresip's sndfile
+   * module, `snd_path`): dump-<time>-enc.wav is what it sends, dump-<time>-dec.wav
+   * what it hears. Off by default.
+   */
+  record_dir: absolutePathOption.optional(),
 });
 
 type BaresipOptions = z.output<typeof optionsSchema>;
@@ -133,6 +141,7 @@ function build(ctx: RenderContext, o: BaresipOptions, ref: SiblingRef, runHint: 
     testAudio: (o.audio ?? 'test') === 'test',
     modulePath: o.module_path ?? DEFAULT_MODULE_PATH,
     ctrlPort: o.ctrl_port ?? DEFAULT_CTRL_PORT,
+    recordDir: o.record_dir,
   });
   const accounts = renderTemplate(ID, 'accounts.hbs', {
     name: ctx.phone.name,

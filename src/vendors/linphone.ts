@@ -60,6 +60,20 @@ const descriptor: VendorDescriptor = {
   ],
 };
 
+/** The suite names liblinphone 5.x reads in srtp_crypto_suites (MSCryptoSuite names). */
+const LINPHONE_SUITES = ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32', 'AES_256_CM_HMAC_SHA1_80', 'AES_256_CM_HMAC_SHA1_32', 'AEAD_AES_128_GCM', 'AEAD_AES_256_GCM'];
+
+/** A comma-separated list of suites, each once; written back as liblinphone writes its default (", "). */
+const srtpSuitesOption = z.string().transform((v, ctx) => {
+  const names = v.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  const bad = names.find((n) => !LINPHONE_SUITES.includes(n));
+  if (names.length === 0 || bad !== undefined || new Set(names).size !== names.length) {
+    ctx.addIssue({ code: 'custom', message: `expected a comma-separated list of distinct suites from ${LINPHONE_SUITES.join(', ')}${bad !== undefined ? `, got '${bad.slice(0, 40)}'` : ''}` });
+    return z.NEVER;
+  }
+  return names.join(', ');
+});
+
 const optionsSchema = vendorOptions(ID, {
   /** TLS listen port; default -1: a random port (the registrar reaches the phone over its own connection). */
   sip_tls_port: portOption.optional(),
@@ -69,6 +83,11 @@ const optionsSchema = vendorOptions(ID, {
   verify_server_cn: yesNoOption.optional(),
   /** Address to bind; default 127.0.0.1 when the registrar is on loopback. */
   bind_address: ipOption.optional(),
+  /**
+   * SDES suites to offer, comma-separated, in order ([sip] srtp_crypto_suites);
+   * default: liblinphone's own list. linphonec 5.1 (Debian 12) cannot do the GCM ones.
+   */
+  srtp_suites: srtpSuitesOption.optional(),
   /** Digest realm the auth_info applies to; default: the SIP domain (what sipsec's PBX configs challenge with). */
   realm: z
     .string()
@@ -121,6 +140,7 @@ function build(ctx: RenderContext, o: LinphoneOptions, ref: SiblingRef, readyDir
     mediaEncryption: MEDIA[ctx.phone.srtp].encryption,
     mandatory: MEDIA[ctx.phone.srtp].mandatory,
     rtpPorts: o.rtp_ports,
+    srtpSuites: o.srtp_suites,
     registrar,
     identity: lineValue(ctx.phone.displayName ? `"${ctx.phone.displayName}" <${uri}>` : uri, 'identity'),
     secret: lineValue(ctx.phone.secret, 'SIP secret'),

@@ -37,9 +37,10 @@ export async function baresipPorts(): Promise<BaresipPorts> {
   return { ctrl, sip, rtp: `${base}-${base + 19}` };
 }
 
-/** `sipsec phone add NAME --vendor baresip` with headless options; returns its ready directory. */
-export function addBaresip(home: string, name: string, ext: string, p: BaresipPorts): string {
-  cli(home, ['phone', 'add', name, '--vendor', 'baresip', '--ext', ext, '--option', `ctrl_port=${p.ctrl}`, '--option', `sip_listen=127.0.0.1:${p.sip}`, '--option', `rtp_ports=${p.rtp}`, '--option', 'answermode=auto']);
+/** `sipsec phone add NAME --vendor baresip` with headless options (and `extra` vendor options); returns its ready directory. */
+export function addBaresip(home: string, name: string, ext: string, p: BaresipPorts, extra: Record<string, string> = {}): string {
+  const more = Object.entries(extra).flatMap(([k, v]) => ['--option', `${k}=${v}`]);
+  cli(home, ['phone', 'add', name, '--vendor', 'baresip', '--ext', ext, '--option', `ctrl_port=${p.ctrl}`, '--option', `sip_listen=127.0.0.1:${p.sip}`, '--option', `rtp_ports=${p.rtp}`, '--option', 'answermode=auto', ...more]);
   return path.join(home, 'provision', name);
 }
 

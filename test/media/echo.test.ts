@@ -149,3 +149,138 @@ test('echo diagnoses one-way audio and timestamp anomalies', async (t) => {
   assert.equal(r.oneWayAudio, true);
   assert.match(r.oneWayReason ?? '', /the phone reports losing all of sipsec's audio/);
 });
+
+// Taken before any test mocks the timers: real waits for real UDP.
+const realSetTimeout = globalThis.setTimeout;
+const realSetImmediate = globalThis.setImmediate;
+
+/** The next datagram on `sock` that `pred` accepts (bounded by a real timer, which mock timers do not touch). */
+function nextMessage(sock: dgram.Socket, pred: (m: Buffer) => boolean, ms = 2000): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const timer = realSetTimeout(() => {
+      sock.off('message', on);
+      resolve(undefined);
+    }, ms);
+    const on = (m: Buffer) => {
+      if (!pred(m)) return;
+      clearTimeout(timer);
+      sock.off('message', on);
+      resolve(m);
+    };
+    sock.on('message', on);
+  });
+}
+const isRtcpPacket = (m: Buffer) => m[1]! >= 192 && m[1]! <= 223;
+
+test('echo: a phone that restarts its stream (new SSRC, lower sequence number) is still echoed, on a new SSRC of ours', async (t) => {
+  const suite = 'AES_CM_128_HMAC_SHA1_80';
+  const pool = new PortPool(43000, 43999);
+  const phoneKey = key(suite);
+  const ourKey = key(suite);
+  const echo = await EchoSession.open({ callId: 'c3', phone: 'p', bind: '127.0.0.1', pool, rtcpMux: true, remote: { address: '127.0.0.1', rtpPort: 1, rtcpPort: 2 }, srtp: { suite, remote: [phoneKey], local: ourKey }, clockRate: 8000 });
+  t.after(() => echo.close());
+  const sock = await phoneSocket();
+  t.after(() => sock.close());
+  const rx = new SrtpReceiver({ suite, keys: [ourKey] });
+  const back: Array<{ ssrc: number; seq: number }> = [];
+  sock.on('message', (m) => {
+    const n = rx.unprotectRtp(m);
+    if (n >= 0) back.push({ ssrc: rx.out.readUInt32BE(8), seq: rx.out.readUInt16BE(2) });
+  });
+  const tx = new SrtpSender({ suite, keys: [phoneKey] });
+  const send = async (seq: number, ssrc: number) => {
+    const n = tx.protectRtp(rtp(seq, seq * 160, ssrc, randomBytes(160)));
+    await new Promise<void>((r) => sock.send(Buffer.from(tx.out.subarray(0, n)), echo.localPort, '127.0.0.1', () => r()));
+  };
+  // The first stream runs at 30000; after "hold" the phone starts over at 100 with a new SSRC. Under one
+  // SSRC of ours that is a step back in packet index (RFC 3711 §3.3.1 estimates the same ROC), which the
+  // sender refuses: keystream reuse.
+  for (let i = 0; i < 10; i++) await send(30000 + i, 0xaaaa0001);
+  for (let i = 0; i < 10; i++) await send(100 + i, 0xbbbb0002);
+  for (let i = 0; i < 50 && back.length < 20; i++) await new Promise((r) => realSetTimeout(r, 20));
+  assert.equal(back.length, 20, 'both streams echoed');
+  const ours = [...new Set(back.map((b) => b.ssrc))];
+  assert.equal(ours.length, 2, 'one stream of ours per phone stream');
+  const r = echo.report();
+  assert.equal(r.decryptErrors, 0);
+  assert.equal(r.packetsOut, 20);
+  assert.equal(r.phoneStream.lost, 0, 'each SSRC has its own sequence space');
+  assert.equal(r.phoneStream.gaps, 0);
+  assert.equal(r.phoneStream.ssrcs, 2);
+});
+
+test('echo: STUN keep-alives and plain RTCP are not counted as authentication failures', async (t) => {
+  const suite = 'AES_CM_128_HMAC_SHA1_80';
+  const pool = new PortPool(44000, 44999);
+  const phoneKey = key(suite);
+  const echo = await EchoSession.open({ callId: 'c4', phone: 'p', bind: '127.0.0.1', pool, rtcpMux: false, remote: { address: '127.0.0.1', rtpPort: 1, rtcpPort: 2 }, srtp: { suite, remote: [phoneKey], local: key(suite) }, clockRate: 8000 });
+  t.after(() => echo.close());
+  const sock = await phoneSocket();
+  t.after(() => sock.close());
+  const stun = Buffer.alloc(20);
+  stun.writeUInt16BE(1, 0);
+  stun.writeUInt32BE(0x2112a442, 4);
+  // linphone: STUN binding requests on both ports; baresip 1.0: one plain RTCP APP "PINGPONG" before SRTP starts.
+  const pingpong = Buffer.from('80cc0003ee64f8ae50494e47504f4e47', 'hex');
+  const send = (b: Buffer, port: number) => new Promise<void>((r) => sock.send(b, port, '127.0.0.1', () => r()));
+  await send(stun, echo.localPort);
+  await send(stun, echo.localPort + 1);
+  await send(pingpong, echo.localPort + 1);
+  // A real SRTCP packet with a tampered tag is an authentication failure.
+  const tx = new SrtpSender({ suite, keys: [phoneKey] });
+  const n = tx.protectRtcp(rr(7, 8, 0, 0));
+  const bad = Buffer.from(tx.out.subarray(0, n));
+  bad[bad.length - 1]! ^= 1;
+  await send(bad, echo.localPort + 1);
+  for (let i = 0; i < 50; i++) {
+    const r = echo.report();
+    if (r.stunIn + r.decryptErrors + r.rtcpAuthFailures >= 4) break;
+    await new Promise((res) => realSetTimeout(res, 10));
+  }
+  const r = echo.report();
+  assert.equal(r.stunIn, 2);
+  assert.equal(r.decryptErrors, 1, 'the plain APP packet: too short to be SRTCP');
+  assert.equal(r.rtcpAuthFailures, 1);
+  assert.equal(r.authFailures, 0);
+});
+
+for (const phoneSends of [4, 10, null] as const) {
+  test(`echo _32: its SRTCP waits for the phone's tag length, then mirrors it (phone sends ${phoneSends === null ? 'no SRTCP' : `${phoneSends * 8}-bit tags`})`, async (t) => {
+    const suite = 'AES_CM_128_HMAC_SHA1_32';
+    const pool = new PortPool(45000, 45999);
+    const phoneKey = key(suite);
+    const ourKey = key(suite);
+    let clock = 1_000_000;
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const echo = await EchoSession.open({ callId: 'c5', phone: 'p', bind: '127.0.0.1', pool, rtcpMux: true, remote: { address: '127.0.0.1', rtpPort: 1, rtcpPort: 2 }, srtp: { suite, remote: [phoneKey], local: ourKey }, clockRate: 8000, now: () => clock });
+    t.after(() => echo.close());
+    const sock = await phoneSocket();
+    t.after(() => sock.close());
+    const tx = new SrtpSender({ suite, keys: [phoneKey], ...(phoneSends ? { srtcpTagLen: phoneSends } : {}) });
+    const send = (b: Buffer) => new Promise<void>((r) => sock.send(b, echo.localPort, '127.0.0.1', () => r()));
+    const echoed = nextMessage(sock, (m) => !isRtcpPacket(m));
+    const m = tx.protectRtp(rtp(1, 160, 9, randomBytes(160)));
+    await send(Buffer.from(tx.out.subarray(0, m)));
+    const first = await echoed;
+    assert.ok(first, 'echoed');
+    // The first report is due within 7.5 s; with the phone's tag length unknown it is held back.
+    const early = nextMessage(sock, isRtcpPacket, 300);
+    t.mock.timers.tick(8000);
+    assert.equal(await early, undefined, 'no SRTCP before the phone showed its tag length');
+    if (phoneSends !== null) {
+      const n = tx.protectRtcp(rr(9, first.readUInt32BE(8), 1, 0));
+      await send(Buffer.from(tx.out.subarray(0, n)));
+      for (let i = 0; i < 50 && echo.report().rtcpIn === 0; i++) await new Promise((r) => realSetImmediate(r));
+      assert.equal(echo.report().srtcpTagBits, phoneSends * 8);
+    } else {
+      clock += 12_000; // after the wait, the RFC's 80 bits
+    }
+    const report = nextMessage(sock, isRtcpPacket);
+    t.mock.timers.tick(8000);
+    const got = await report;
+    assert.ok(got, 'the echo sent its report');
+    const rx = new SrtpReceiver({ suite, keys: [ourKey] });
+    assert.ok(rx.unprotectRtcp(got) >= 0, 'it authenticates with the echo key');
+    assert.equal(rx.srtcpTagBits, phoneSends === 4 ? 32 : 80);
+  });
+}

@@ -52,7 +52,7 @@ const cases: Array<{ name: string; ctx: () => RenderContext }> = [
       fixtureContextFor(vendor, {
         registrar: { host: '127.0.0.1', port: 5061 },
         localDir: '/srv/sipsec/provision/telefono1',
-        phone: { srtp: 'optional', options: { ctrl_port: '4501', rtp_ports: '20000-20099', sip_listen: '127.0.0.1:15060' } },
+        phone: { srtp: 'optional', options: { ctrl_port: '4501', rtp_ports: '20000-20099', sip_listen: '127.0.0.1:15060', record_dir: '/srv/sipsec/recordings' } },
       }),
   },
   {

@@ -38,7 +38,7 @@ const cases: Array<{ name: string; ctx: () => RenderContext }> = [
       fixtureContextFor(vendor, {
         registrar: { host: '127.0.0.1', port: 5061 },
         localDir: '/srv/sipsec/provision/telefono1',
-        phone: { srtp: 'optional', options: { sip_tls_port: '25061', rtp_ports: '20200-20299' } },
+        phone: { srtp: 'optional', options: { sip_tls_port: '25061', rtp_ports: '20200-20299', srtp_suites: 'AES_CM_128_HMAC_SHA1_32,AES_256_CM_HMAC_SHA1_80' } },
       }),
   },
   {

@@ -8,6 +8,8 @@ import type { VendorDescriptor } from '../vendors/types.js';
 export type FailureMode =
   | 'phone-rejects-ca'
   | 'name-mismatch'
+  | 'server-cert-foreign'
+  | 'server-cert-invalid'
   | 'client-cert-foreign'
   | 'client-cert-missing'
   | 'client-cert-revoked'
@@ -15,6 +17,7 @@ export type FailureMode =
   | 'client-cert-old'
   | 'phone-clock'
   | 'tls-version'
+  | 'handshake-aborted'
   | 'udp-registration'
   | 'wrong-password'
   | 'aor-mismatch'
@@ -39,10 +42,20 @@ const setting = (v: VendorDescriptor | undefined, k: keyof NonNullable<VendorDes
 export function hint(mode: FailureMode, c: HintContext): string {
   const v = c.vendor;
   switch (mode) {
-    case 'phone-rejects-ca':
-      return `"unable to get local issuer certificate": the phone does not trust sipsec's CA. Put ca.crt in ${setting(v, 'caTrust', "the phone's trusted CA list")} (sipsec provision render; the file is in its routes), then reboot the phone.`;
+    case 'phone-rejects-ca': {
+      const trust = `Put ca.crt in ${setting(v, 'caTrust', "the phone's trusted CA list")} (sipsec provision render; the file is in its routes), then reboot the phone.`;
+      // unknown_ca names the cause; bad_certificate and certificate_unknown are what many stacks send for a name mismatch too.
+      if (c.detail && !/unknown ca/.test(c.detail)) {
+        return `the phone rejected sipsec's certificate (it sent ${c.detail}). Either it does not trust sipsec's CA ("unable to get local issuer certificate"): ${trust} Or the name or address it dials is not in the server certificate ("common name did not match"): re-issue it with that name, sipsec server add NAME --ip ADDRESS (or --dns NAME), and restart serve with --cert NAME. sipsec probe sips:ADDRESS --as ${c.phone} tells which.`;
+      }
+      return `"unable to get local issuer certificate": the phone does not trust sipsec's CA. ${trust}`;
+    }
     case 'name-mismatch':
       return `"Certificate common name did not match${c.ip ? ` (${c.ip})` : ''}": the name or address the phone dials is not in the server certificate. Re-issue it with that name: sipsec server add NAME --ip ${c.ip ?? 'ADDRESS'} (or --dns NAME), then restart serve with --cert NAME.`;
+    case 'server-cert-foreign':
+      return `"unable to get local issuer certificate": the server presents a certificate that sipsec's CA did not issue, so no phone provisioned by sipsec will trust it. Give the server a sipsec certificate: sipsec server add NAME --dns NAME --ip ADDRESS, then sipsec pbx asterisk|kamailio --out DIR (or serve --cert NAME).`;
+    case 'server-cert-invalid':
+      return `the server certificate is from sipsec's CA but not valid (${c.detail ?? 'see the detail'}): expired, not yet valid, or revoked. Renew it (sipsec cert renew NAME) and install it again.`;
     case 'client-cert-foreign':
       return `the phone presents a certificate from another CA. Provision sipsec's: ${setting(v, 'clientCert', 'its client certificate setting')} (sipsec provision render, then re-provision ${c.phone}).`;
     case 'client-cert-missing':
@@ -57,8 +70,10 @@ export function hint(mode: FailureMode, c: HintContext): string {
       return `the phone's clock is outside the certificate's validity (it rejected a valid certificate as expired or not yet valid). Give it a time source: ${setting(v, 'clock', 'its NTP setting')} (sipsec ca config --ntp HOST).`;
     case 'tls-version':
       return `the phone and sipsec share no TLS version or cipher. Old firmware may speak only TLS 1.0: start serve with --tls-min 1.0 (and --ciphers if needed), or update the firmware.`;
+    case 'handshake-aborted':
+      return `the TLS handshake broke off without a reason sipsec could read${c.detail ? ` (${c.detail})` : ''}. A phone that closes the connection silently has usually rejected sipsec's certificate: check that ca.crt is in ${setting(v, 'caTrust', "the phone's trusted CA list")} and that the registrar name it dials is in the server certificate (sipsec probe sips:HOST --as ${c.phone} shows both); else its TLS version (serve --tls-min).`;
     case 'udp-registration':
-      return `the phone registers over UDP/TCP on 5060 instead of TLS on 5061. Set ${setting(v, 'transport', 'its SIP transport to TLS')}.`;
+      return `the phone sends SIP over ${c.detail ?? 'UDP/TCP'} to the plain SIP port (5060) instead of TLS to the registrar's TLS port (5061). Set ${setting(v, 'transport', 'its SIP transport to TLS')}, and re-provision it.`;
     case 'wrong-password':
       return `digest authentication failed: the phone's SIP password differs from sipsec's. Re-provision (sipsec provision render) or check the secret with sipsec phone show ${c.phone} --show-secret.`;
     case 'aor-mismatch':
@@ -66,11 +81,13 @@ export function hint(mode: FailureMode, c: HintContext): string {
     case 'locked-out':
       return `too many failed logins from ${c.ip ?? 'its address'}: sipsec refuses it for a while. Fix the password, then wait or restart serve.`;
     case 'suite-mismatch':
-      return `no common SRTP suite (${c.detail ?? 'AES_CM_128_HMAC_SHA1_80 vs _32'}). sipsec's echo accepts every suite the phone offers unless restricted; check ${setting(v, 'srtp', 'its SRTP settings')}.`;
+      return suiteHint(c.detail ?? '', setting(v, 'srtp', 'its SRTP settings'));
     case 'lifetime-refused':
       return `the phone puts a key lifetime (|2^31) in a=crypto; RFC 4568 allows it and sipsec accepts it, but Asterisk before 13 refused it: update the PBX or turn the lifetime off on the phone.`;
     case 'srtp-off':
-      return `SRTP is off on the phone: it offered plain RTP. Set ${setting(v, 'srtp', 'its SRTP mode to mandatory')} (sipsec phone add --srtp mandatory renders it).`;
+      return c.detail === 'off'
+        ? `SRTP is off on the phone: it called in plain RTP, as sipsec renders it, because the inventory holds it at --srtp off (the echo answers such a phone in clear so its audio path can still be heard). Turn SRTP on: add the phone with --srtp mandatory (sipsec phone remove ${c.phone}, then phone add ... --srtp mandatory) and re-provision, so it gets ${setting(v, 'srtp', 'its SRTP setting on')}.`
+        : `SRTP is off on the phone: it offered plain RTP although sipsec holds it to SRTP (${c.detail ?? 'mandatory'}), so its settings were changed by hand or never provisioned. Set ${setting(v, 'srtp', 'its SRTP mode to mandatory')} (re-provision it: sipsec renders that).`;
     case 'srtp-auth':
       return `SRTP packets failed authentication: the phone encrypts with a key or suite other than the one it signalled (or the media is replayed). Update the firmware, or try another suite order.`;
     case 'one-way-audio':
@@ -80,4 +97,29 @@ export function hint(mode: FailureMode, c: HintContext): string {
     case 'key-window':
       return `the phone asked for its private key after the key window closed. Restart serve (a new window opens), or let it fetch over HTTPS.`;
   }
+}
+
+/**
+ * No common SDES suite. `detail` is the offer as the echo reported it
+ * ("1 AES_CM_128_HMAC_SHA1_32 (refused: ... accepts here (A, B))"; lines
+ * joined by "; "). The talk's case is _80 versus _32: the same AES-CM
+ * cipher, an 80- or 32-bit tag, and each side insisting on its own.
+ */
+function suiteHint(detail: string, srtpSetting: string): string {
+  const offered = detail
+    .split('; ')
+    .map((l) => /^\S+ ([A-Z0-9_]+)/.exec(l)?.[1])
+    .filter((x): x is string => x !== undefined);
+  const accepted = /accepts here \(([^)]*)\)/.exec(detail)?.[1]?.split(/,\s*/) ?? [];
+  const tag = (list: string[], bits: string) => list.some((x) => x.endsWith(`HMAC_SHA1_${bits}`));
+  const classic = accepted.length > 0 && ((tag(offered, '32') && !tag(offered, '80') && tag(accepted, '80') && !tag(accepted, '32')) || (tag(offered, '80') && !tag(offered, '32') && tag(accepted, '32') && !tag(accepted, '80')));
+  const what = detail ? ` (offered: ${offered.join(', ') || detail}${accepted.length ? `; accepted: ${accepted.join(', ')}` : ''})` : '';
+  const head = `no common SRTP suite${what}.`;
+  const why = classic
+    ? ' This is _80 versus _32: the same AES-CM cipher with an 80-bit or a 32-bit authentication tag, and each side names only its own. Offer both on the phone (or accept both on the PBX).'
+    : '';
+  const where = accepted.length
+    ? ` serve was started with --echo-suites, so the echo accepts only those, as a PBX limited to them would: offer one of them on the phone (${srtpSetting}), or widen --echo-suites.`
+    : ` sipsec's echo accepts every suite sipsec supports, so the phone offered none it knows: check ${srtpSetting}.`;
+  return head + why + where;
 }

@@ -10,6 +10,7 @@ import { SrtpReceiver, SrtpSender, SrtpStatus, SUITE_NAMES, type SuiteName, type
 import { toneFrame, toneReport } from '../media/tone.js';
 import type { SipResponse } from '../sip/index.js';
 import { checkServerName, describeNames } from './identity.js';
+import { hint } from './hints.js';
 import { SipClient, answerChallenge, rand } from './sip-client.js';
 
 /**
@@ -26,6 +27,8 @@ export interface ProbeStep {
   step: 'tls' | 'register' | 'call' | 'media' | 'unregister';
   result: StepResult;
   detail: string;
+  /** For a FAIL with a known cause: what to do about it (verify's table of failure modes). */
+  hint?: string;
   data?: Record<string, unknown>;
 }
 
@@ -93,11 +96,13 @@ export async function probe(o: ProbeOptions): Promise<ProbeReport> {
   const t = client.tlsInfo;
   const name = t.peer ? checkServerName(t.peer, host) : undefined;
   const tlsData = { version: t.version, cipher: t.cipher, serverCertificate: name ? describeNames(name.names) : undefined, clientCertSerial: entry.serial };
+  const hintCtx = { phone: phone.name, vendor: vendor.descriptor, ip: isIP(host) ? host : undefined, detail: host };
   if (!t.authorized) {
-    const why = t.authorizationError === 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY' || t.authorizationError === 'SELF_SIGNED_CERT_IN_CHAIN' ? 'unable to get local issuer certificate: the server certificate is not from the sipsec CA' : `server certificate not trusted: ${t.authorizationError ?? 'unknown reason'}`;
-    add({ step: 'tls', result: 'FAIL', detail: why, data: tlsData });
+    const foreign = t.authorizationError === 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY' || t.authorizationError === 'SELF_SIGNED_CERT_IN_CHAIN' || t.authorizationError === 'DEPTH_ZERO_SELF_SIGNED_CERT' || t.authorizationError === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE';
+    const why = foreign ? 'unable to get local issuer certificate: the server certificate is not from the sipsec CA' : `server certificate not trusted: ${t.authorizationError ?? 'unknown reason'}`;
+    add({ step: 'tls', result: 'FAIL', detail: why, hint: hint(foreign ? 'server-cert-foreign' : 'server-cert-invalid', { ...hintCtx, detail: t.authorizationError }), data: tlsData });
   } else if (name && !name.ok) {
-    add({ step: 'tls', result: 'FAIL', detail: `${name.detail}; a phone that checks names would stop here`, data: tlsData });
+    add({ step: 'tls', result: 'FAIL', detail: `${name.detail}; a phone that checks names would stop here`, hint: hint('name-mismatch', hintCtx), data: tlsData });
   } else {
     add({ step: 'tls', result: 'PASS', detail: `${t.version} ${t.cipher}, server certificate verified (${name?.detail ?? 'chain'})`, data: tlsData });
   }

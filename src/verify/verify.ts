@@ -23,6 +23,8 @@ export interface VerifyOptions {
   onStep?: (phone: string, step: StepVerdict) => void;
   /** Stop as soon as every phone passes (default true). */
   untilDone?: boolean;
+  /** Stop watching now and report what was seen (the operator pressed Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 export interface VerifyReport {
@@ -58,38 +60,60 @@ export async function verify(o: VerifyOptions): Promise<VerifyReport> {
   const last = new Map<string, string>();
   let verdicts = facts.map((f) => evaluatePhone(f, events));
   const report = (): VerifyReport => ({ generated: new Date().toISOString(), home: o.store.paths.root, ok: verdicts.every((v) => v.ok), phones: verdicts });
-  const announce = () => {
+  // The starting NOT SEEN of every step is not news; any later change is (a call in progress, a PASS, a FAIL).
+  const announce = (initial: boolean) => {
     for (const v of verdicts) {
       for (const s of v.steps) {
         const key = `${v.phone}/${s.step}`;
         const sig = `${s.state}|${s.summary}`;
         if (last.get(key) !== sig) {
           last.set(key, sig);
-          if (s.state !== 'NOT SEEN' || last.size > facts.length * 4) o.onStep?.(v.phone, s);
+          if (!initial || s.state !== 'NOT SEEN') o.onStep?.(v.phone, s);
         }
       }
     }
   };
-  announce();
+  announce(true);
   return new Promise<VerifyReport>((resolve, reject) => {
     let done = false;
+    // Assigned once the source is attached; a source may deliver (and finish) before that.
+    let stop: (() => void) | undefined;
+    // Judging is over every event so far, for every phone: a burst (serve's history on attach,
+    // up to 2000 events) is judged once, not once per event.
+    let pending = false;
+    const judge = () => {
+      pending = false;
+      verdicts = facts.map((f) => evaluatePhone(f, events));
+    };
     const finish = (err?: Error) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      stop();
+      o.signal?.removeEventListener('abort', onAbort);
+      stop?.();
+      if (pending) judge();
       if (err) reject(err);
       else resolve(report());
     };
     const timer = setTimeout(() => finish(), o.timeoutMs);
-    const stop = o.source(
+    const onAbort = () => finish();
+    if (o.signal?.aborted) return finish();
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    stop = o.source(
       (ev) => {
+        if (done) return;
         events.push(ev);
-        verdicts = facts.map((f) => evaluatePhone(f, events));
-        announce();
-        if ((o.untilDone ?? true) && verdicts.every((v) => v.ok)) finish();
+        if (pending) return;
+        pending = true;
+        setImmediate(() => {
+          if (done || !pending) return;
+          judge();
+          announce(false);
+          if ((o.untilDone ?? true) && verdicts.every((v) => v.ok)) finish();
+        });
       },
       (err) => finish(err),
     );
+    if (done) stop();
   });
 }

@@ -24,7 +24,10 @@ export function printVerify(r: VerifyReport): void {
 
 export function printProbe(r: ProbeReport): void {
   out(`probe ${r.target} as ${r.phone}: ${r.ok ? 'PASS' : 'FAIL'}\n`);
-  for (const s of r.steps) out(`  ${s.step.padEnd(11)} ${s.result.padEnd(5)} ${s.detail}\n`);
+  for (const s of r.steps) {
+    out(`  ${s.step.padEnd(11)} ${s.result.padEnd(5)} ${s.detail}\n`);
+    if (s.hint) out(`  ${''.padEnd(11)} ${''.padEnd(5)} hint: ${s.hint}\n`);
+  }
 }
 
 export function register(program: Command): void {
@@ -33,7 +36,7 @@ export function register(program: Command): void {
     .description('watch the running serve until the phone has provisioned, connected over TLS, registered and called the echo; PASS/FAIL/NOT SEEN per step with hints')
     .option('--all', 'every phone in the inventory')
     .option('--timeout <duration>', 'how long to watch', '10m')
-    .option('--json', 'print the report as JSON')
+    .option('--json', 'print the report as JSON (live progress stays on stderr)')
     .option('--html <file>', 'also write a self-contained HTML report')
     .addHelpText(
       'after',
@@ -41,6 +44,8 @@ export function register(program: Command): void {
 Steps: provisioning (files fetched, over which protocol, which never), TLS (version, cipher, client
 certificate, or the alert the phone sent), registration (digest, transport, expiry, contact) and a call
 to the echo extension (SDES suite, SRTP packets each way, authentication failures, one-way audio).
+verify ends when every phone passes or the timeout is up; Ctrl-C ends it early and still prints the
+report (and writes --html). The exit code is 0 only when every phone passes.
 
 Examples:
   sipsec serve &                      # in another terminal
@@ -57,18 +62,31 @@ Examples:
       const status = await fetchStatus(socket);
       const registrar = status.registrar as { echo?: { ext?: string } } | undefined;
       const echoExt = registrar?.echo?.ext ?? '200';
-      if (!o.json) note(`watching serve (pid ${String(status.pid)}) for ${name ?? 'every phone'}, up to ${o.timeout}; Ctrl-C stops`);
-      const report = await verify({
-        store,
-        phones: name ? [name] : 'all',
-        timeoutMs,
-        echoExt,
-        source: (onEvent, onEnd) => followEvents(socket, onEvent, onEnd),
-        onStep: o.json ? undefined : (phone, s) => note(`${phone}: ${s.step} ${s.state}: ${s.summary}`),
-      });
+      // Live progress goes to stderr in both modes: stdout stays the report (text or JSON).
+      note(`watching serve (pid ${String(status.pid)}) for ${name ?? 'every phone'}, up to ${o.timeout}; Ctrl-C stops and reports`);
+      // Ctrl-C (or a supervisor's SIGTERM) ends the watch early with the report so far, HTML included.
+      const interrupted = new AbortController();
+      const stopWatching = () => interrupted.abort();
+      process.once('SIGINT', stopWatching);
+      process.once('SIGTERM', stopWatching);
+      let report: VerifyReport;
+      try {
+        report = await verify({
+          store,
+          phones: name ? [name] : 'all',
+          timeoutMs,
+          echoExt,
+          signal: interrupted.signal,
+          source: (onEvent, onEnd) => followEvents(socket, onEvent, onEnd),
+          onStep: (phone, s) => note(`${phone}: ${s.step} ${s.state}: ${s.summary}${s.hint ? `\n  hint: ${s.hint}` : ''}`),
+        });
+      } finally {
+        process.off('SIGINT', stopWatching);
+        process.off('SIGTERM', stopWatching);
+      }
       if (o.html) {
         writeFileSync(o.html, renderHtml(report));
-        if (!o.json) note(`wrote ${o.html}`);
+        note(`wrote ${o.html}`);
       }
       if (o.json) printJson(report);
       else printVerify(report);

@@ -8,7 +8,7 @@ import type { KeySpec } from '../src/pki/keys.js';
 import { argValue, fmt, printTable, rate } from './lib/report.js';
 
 /**
- * `npm run bench -- issue [--count 500]`: phone certificates through
+ * `npm run bench -- issue [--count 500] [--key rsa2048|p256]`: phone certificates through
  * sipsec (keys on the thread pool, signed, written and committed like
  * `phone import`) against an ast_tls_cert-style openssl loop (key, CSR,
  * sign per phone, one process each), both under the same RSA-2048 CA.
@@ -41,8 +41,8 @@ async function sipsecIssue(home: string, count: number, key: KeySpec, tag: strin
   const signer = await store.signer(async () => undefined);
   const t0 = performance.now();
   const reqs = Array.from({ length: count }, (_, i) => ({ name: `${tag}${i}`, kind: 'phone' as const, cn: `${tag}${i}`, sans: { dns: [`${tag}${i}`], ip: [], uri: [`sip:${tag}${i}@bench.test`] }, keySpec: key, days: 365 }));
-  for (let i = 0; i < reqs.length; i += 50) {
-    const prepared = await store.prepare(reqs.slice(i, i + 50), signer);
+  for (let i = 0; i < reqs.length; i += 100) {
+    const prepared = await store.prepare(reqs.slice(i, i + 100), signer);
     await store.update((draft) => {
       for (const p of prepared) draft.certificates.push(p.entry);
     });
@@ -60,7 +60,8 @@ export async function run(args: string[]): Promise<void> {
     const caKey = path.join(home, 'private', 'ca.key');
     console.log(`issuing ${count} phone certificates per run under one RSA-2048 CA (${os.cpus().length} cores)`);
     const rows: string[][] = [];
-    for (const key of ['rsa2048', 'p256'] as const) {
+    const keys = args.includes('--key') ? [args[args.indexOf('--key') + 1] as 'rsa2048' | 'p256'] : (['rsa2048', 'p256'] as const);
+    for (const key of keys) {
       const loopDir = mkdtempSync(path.join(root, `loop-${key}-`));
       process.stdout.write(`  ${key}: sipsec... `);
       const s = await sipsecIssue(home, count, key, key);

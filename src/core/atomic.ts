@@ -37,8 +37,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
     await handle.close();
   }
   try {
-    // The umask may have narrowed the mode; keys must be exactly what we asked.
-    await fs.chmod(tmp, mode);
+    // The file was created with `mode`: the umask can only narrow it, never widen a key's 0600.
     await fs.rename(tmp, file);
   } catch (e) {
     await fs.rm(tmp, { force: true });

@@ -171,7 +171,8 @@ export async function addPhones(
     throw new SipsecError('DUPLICATE', conflicts[0]!, conflicts.length > 1 ? `and ${conflicts.length - 1} more conflict(s); nothing was issued` : 'pick another name, MAC or extension');
   }
   const signer = await store.signer(passphrase);
-  const chunk = opts.chunk ?? 50;
+  // Whole phones are committed per chunk: a crash loses at most one chunk of work, never half a phone.
+  const chunk = opts.chunk ?? 100;
   const result: AddResult = { phones: [], certificates: [] };
   for (let start = 0; start < valid.length; start += chunk) {
     const part = valid.slice(start, start + chunk);

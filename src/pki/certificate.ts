@@ -28,13 +28,23 @@ export interface Signer {
   certDer: Buffer;
 }
 
+/** A subject's public key as the certificate carries it, without a KeyObject (see generateLeafKey). */
+export interface SubjectPublicKey {
+  spki: Buffer;
+  kind: 'rsa' | 'ec';
+}
+
+export function publicPart(key: KeyObject): SubjectPublicKey {
+  return { spki: createPublicKey(key).export({ type: 'spki', format: 'der' }), kind: key.asymmetricKeyType === 'rsa' ? 'rsa' : 'ec' };
+}
+
 export interface IssueRequest {
   profile: Profile;
   cn: string;
   org: string;
   sans: SubjectAltNames;
-  /** The subject's key (private or public KeyObject). */
-  subjectKey: KeyObject;
+  /** The subject's key: a KeyObject (the CA signing itself needs its private one) or its public part. */
+  subjectKey: KeyObject | SubjectPublicKey;
   notBefore: Date;
   notAfter: Date;
   /** Hex serial; random when absent. */
@@ -122,14 +132,14 @@ function extension(id: string, critical: boolean, value: Buffer): Buffer {
   return critical ? seq(oid(id), bool(true), octets(value)) : seq(oid(id), octets(value));
 }
 
-function extensions(profile: Profile, subjectKey: KeyObject, spki: Buffer, sans: SubjectAltNames, issuerKeyId: string | undefined): Buffer {
+function extensions(profile: Profile, kind: 'rsa' | 'ec', spki: Buffer, sans: SubjectAltNames, issuerKeyId: string | undefined): Buffer {
   const skid = keyIdentifier(spki);
   const exts: Buffer[] = [];
   // pathLen 0 on the CA: sipsec signs leaves directly and has no intermediates.
   exts.push(extension(OID.basicConstraints, true, profile === 'ca' ? seq(bool(true), integer(0)) : seq()));
   // keyUsage bits: digitalSignature(0), keyEncipherment(2), keyCertSign(5), cRLSign(6).
   // RSA key exchange (TLS 1.0-era firmware) needs keyEncipherment; ECDSA keys never encipher.
-  const ku = profile === 'ca' ? [5, 6] : subjectKey.asymmetricKeyType === 'rsa' ? [0, 2] : [0];
+  const ku = profile === 'ca' ? [5, 6] : kind === 'rsa' ? [0, 2] : [0];
   exts.push(extension(OID.keyUsage, true, namedBits(ku)));
   if (profile !== 'ca') {
     // Phones are TLS clients to the registrar and servers for inbound
@@ -151,12 +161,14 @@ function signAsync(hash: HashName, data: Buffer, key: KeyObject): Promise<Buffer
   return new Promise((resolve, reject) => sign(hash, data, key, (err, sig) => (err ? reject(err) : resolve(sig))));
 }
 
-/** Issue a certificate; with no signer, self-sign (the CA). */
+/** Issue a certificate; with no signer, self-sign (the CA: subjectKey is then its private key). */
 export async function issueCertificate(req: IssueRequest, signer: Signer | undefined): Promise<IssuedCert> {
-  const spki = createPublicKey(req.subjectKey).export({ type: 'spki', format: 'der' });
+  const pub = 'spki' in req.subjectKey ? req.subjectKey : publicPart(req.subjectKey);
+  const spki = pub.spki;
   const serial = req.serial ?? randomSerial();
   const subjectDer = encodeName(req.cn, req.org);
-  const signingKey = signer?.key ?? req.subjectKey;
+  if (!signer && 'spki' in req.subjectKey) throw new SipsecError('INTERNAL', 'a self-signed certificate needs the private key', 'pass the KeyObject');
+  const signingKey = signer?.key ?? (req.subjectKey as KeyObject);
   const hash = signer?.hash ?? 'sha256';
   const algId = signatureAlgorithm(signingKey, hash);
   const tbs = seq(
@@ -167,7 +179,7 @@ export async function issueCertificate(req: IssueRequest, signer: Signer | undef
     seq(time(req.notBefore), time(req.notAfter)),
     subjectDer,
     spki,
-    extensions(req.profile, req.subjectKey, spki, req.sans, signer?.keyId),
+    extensions(req.profile, pub.kind, spki, req.sans, signer?.keyId),
   );
   const signature = await signAsync(hash, tbs, signingKey);
   const der = seq(tbs, algId, bitString(signature));

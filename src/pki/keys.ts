@@ -161,6 +161,25 @@ export async function generateKey(spec: KeySpec): Promise<KeyObject> {
   }
 }
 
+/**
+ * A leaf key as the store needs it: the public part for the certificate
+ * and the private key as PKCS#8 PEM for the file. ECDSA keys are generated
+ * *and encoded* on the thread pool, so a batch of P-256 phones costs the
+ * main thread almost nothing per key.
+ */
+export async function generateLeafKey(spec: KeySpec): Promise<{ spki: Buffer; kind: 'rsa' | 'ec'; pem: string }> {
+  if (spec === 'p256' || spec === 'p384') {
+    const { publicKey, privateKey } = await generateKeyPairAsync('ec', {
+      namedCurve: spec === 'p256' ? 'P-256' : 'P-384',
+      publicKeyEncoding: { type: 'spki', format: 'der' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    });
+    return { spki: publicKey, kind: 'ec', pem: privateKey };
+  }
+  const key = await generateKey(spec);
+  return { spki: createPublicKey(key).export({ type: 'spki', format: 'der' }), kind: 'rsa', pem: privateKeyPem(key) };
+}
+
 // --- encodings -------------------------------------------------------------
 
 /** PKCS#8 PEM; with a passphrase, `ENCRYPTED PRIVATE KEY` (PBES2, PBKDF2-HMAC-SHA256, AES-256-CBC). */

@@ -1,10 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
+import { rmSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
-import { addServer, initCa } from '../../src/pki/ops.js';
-import { CaStore } from '../../src/pki/store.js';
-import { addPhones, validatePhone, type PhoneInput } from '../../src/inventory/phones.js';
+import type { CaStore } from '../../src/pki/store.js';
+import type { PhoneInput } from '../../src/inventory/phones.js';
+import { addTestPhones, addTestServer, tempCa } from './ca-home.js';
 import { AllowList } from '../../src/core/net.js';
 import { EventBus, type ServeEvent } from '../../src/serve/events.js';
 import type { ServeRuntime } from '../../src/serve/serve.js';
@@ -28,35 +26,11 @@ export interface RegistrarCa {
   secret(name: string): string;
 }
 
-const noPassphrase = async (): Promise<string | undefined> => undefined;
-
 export async function registrarCa(phones: PhoneInput[], opts: { domain?: string; registrarPort?: number } = {}): Promise<RegistrarCa> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'sipsec-reg-'));
-  const home = path.join(dir, 'ca');
   const domain = opts.domain ?? 'pbx.test';
-  await initCa(
-    home,
-    {
-      org: 'sipsec test',
-      domain,
-      cn: 'sipsec test CA',
-      caKey: 'p256',
-      hash: 'sha256',
-      caDays: 30,
-      leafKey: 'p256',
-      leafDays: 30,
-      registrar: { host: '127.0.0.1', port: opts.registrarPort ?? 5061 },
-      provisioningUrl: `https://${domain}/provision/`,
-      tftpServer: '127.0.0.1',
-      force: false,
-    },
-    undefined,
-  );
-  const store = await CaStore.open(home);
-  await addServer(store, { name: 'registrar', dns: ['localhost'], ip: ['127.0.0.1'] }, noPassphrase);
-  const valid = [];
-  for (const p of phones) valid.push(await validatePhone(p, { key: store.config.leafKey, days: store.config.leafDays, now: store.clock() }));
-  if (valid.length) await addPhones(store, valid, noPassphrase);
+  const { dir, home, store } = await tempCa({ registrar: { host: '127.0.0.1', port: opts.registrarPort ?? 5061 }, domain, leafKey: 'p256', prefix: 'sipsec-reg-' });
+  await addTestServer(store, 'registrar', ['127.0.0.1'], ['localhost']);
+  if (phones.length) await addTestPhones(store, phones);
   return {
     dir,
     home,

@@ -6,7 +6,7 @@ import { isSipsecError } from '../../src/core/errors.js';
 import { asteriskConfig, confValue } from '../../src/pbx/asterisk.js';
 import { kamailioConfig } from '../../src/pbx/kamailio.js';
 import { writePbxFiles } from '../../src/pbx/server-tls.js';
-import { addTestPhones, addTestServer, tempCa } from '../vendors/ca-home.js';
+import { addTestPhones, addTestServer, tempCa } from '../helpers/ca-home.js';
 import { parseIni, type IniSection } from '../vendors/wellformed.js';
 
 /**

@@ -12,7 +12,7 @@ import { writePbxFiles } from '../../src/pbx/server-tls.js';
 import { revokeCert } from '../../src/pki/ops.js';
 import type { CaStore } from '../../src/pki/store.js';
 import { requirePeer } from '../helpers/peers.js';
-import { addTestPhones, addTestServer, noPassphrase, tempCa } from '../vendors/ca-home.js';
+import { addTestPhones, addTestServer, noPassphrase, tempCa } from '../helpers/ca-home.js';
 import { freePort, within } from '../vendors/peer-stubs.js';
 import { parseIni } from '../vendors/wellformed.js';
 

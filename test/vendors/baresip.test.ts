@@ -10,7 +10,7 @@ import type { RenderContext, RenderedFile } from '../../src/vendors/types.js';
 import { requirePeer } from '../helpers/peers.js';
 import { fixtureContextFor } from './fixture.js';
 import { checkDescriptor, checkFiles, checkInstructions, fileNamed, goldenCase, text } from './client-checks.js';
-import { addTestPhones, addTestServer, tempCa } from './ca-home.js';
+import { addTestPhones, addTestServer, tempCa } from '../helpers/ca-home.js';
 import { collectOutput, ctrlTcp, exitOf, freePort, outputMatches, startTlsStub, stop, within } from './peer-stubs.js';
 
 const vendor = await loadVendor('baresip');

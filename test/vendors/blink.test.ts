@@ -11,7 +11,7 @@ import type { RenderContext } from '../../src/vendors/types.js';
 import { requirePeer } from '../helpers/peers.js';
 import { fixtureContextFor } from './fixture.js';
 import { checkDescriptor, checkFiles, checkInstructions, fileNamed, goldenCase, text } from './client-checks.js';
-import { addTestPhones, tempCa } from './ca-home.js';
+import { addTestPhones, tempCa } from '../helpers/ca-home.js';
 
 const vendor = await loadVendor('blink');
 

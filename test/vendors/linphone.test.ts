@@ -10,7 +10,7 @@ import { requirePeer } from '../helpers/peers.js';
 import { fixtureContextFor } from './fixture.js';
 import { checkDescriptor, checkFiles, checkInstructions, fileNamed, goldenCase, text } from './client-checks.js';
 import { iniSection, parseIni } from './wellformed.js';
-import { addTestPhones, addTestServer, tempCa } from './ca-home.js';
+import { addTestPhones, addTestServer, tempCa } from '../helpers/ca-home.js';
 import { collectOutput, exitOf, outputMatches, startTlsStub, stop, within } from './peer-stubs.js';
 
 const vendor = await loadVendor('linphone');

@@ -4,7 +4,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { buildRoutes } from '../../src/provision/routes.js';
 import { renderTree } from '../../src/provision/render.js';
-import { addTestPhones, addTestServer, tempCa } from './ca-home.js';
+import { addTestPhones, addTestServer, tempCa } from '../helpers/ca-home.js';
 
 /**
  * The six softphone/test-client vendors together through the real route

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { initCa, addServer } from '../../src/pki/ops.js';
+import type { KeySpec } from '../../src/pki/keys.js';
 import { CaStore } from '../../src/pki/store.js';
 import { addPhones, validatePhone, type PhoneInput } from '../../src/inventory/phones.js';
 
@@ -20,8 +21,8 @@ export interface TestCa {
 
 const noPassphrase = async (): Promise<string | undefined> => undefined;
 
-export async function tempCa(opts: { registrar: { host: string; port: number }; domain?: string }): Promise<TestCa> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'sipsec-soft-'));
+export async function tempCa(opts: { registrar: { host: string; port: number }; domain?: string; leafKey?: KeySpec; prefix?: string }): Promise<TestCa> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), opts.prefix ?? 'sipsec-ca-'));
   const home = path.join(dir, 'ca');
   const domain = opts.domain ?? 'pbx.test';
   await initCa(
@@ -30,11 +31,11 @@ export async function tempCa(opts: { registrar: { host: string; port: number }; 
       org: 'sipsec test',
       domain,
       cn: 'sipsec test CA',
-      // P-256 CA: quick to make; leaves stay RSA-2048, the default phones get.
+      // P-256 CA: quick to make; leaves are RSA-2048 (what phones get by default) unless asked.
       caKey: 'p256',
       hash: 'sha256',
       caDays: 30,
-      leafKey: 'rsa2048',
+      leafKey: opts.leafKey ?? 'rsa2048',
       leafDays: 30,
       registrar: opts.registrar,
       provisioningUrl: `https://${domain}/provision/`,
@@ -47,8 +48,8 @@ export async function tempCa(opts: { registrar: { host: string; port: number }; 
   return { dir, home, store, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export async function addTestServer(store: CaStore, name: string, ip: string[]): Promise<void> {
-  await addServer(store, { name, dns: [], ip }, noPassphrase);
+export async function addTestServer(store: CaStore, name: string, ip: string[], dns: string[] = []): Promise<void> {
+  await addServer(store, { name, dns, ip }, noPassphrase);
 }
 
 export async function addTestPhones(store: CaStore, inputs: PhoneInput[]): Promise<void> {

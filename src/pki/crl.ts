@@ -1,4 +1,3 @@
-import { x509 } from './x509.js';
 import { integer } from './der.js';
 import { signingAlgorithm, signingKey } from './keys.js';
 import type { Signer } from './certificate.js';
@@ -16,16 +15,17 @@ export const REVOCATION_REASONS = [
 ] as const;
 export type RevocationReason = (typeof REVOCATION_REASONS)[number];
 
-const REASON_CODE: Record<RevocationReason, x509.X509CrlReason> = {
-  unspecified: x509.X509CrlReason.unspecified,
-  keyCompromise: x509.X509CrlReason.keyCompromise,
-  cACompromise: x509.X509CrlReason.cACompromise,
-  affiliationChanged: x509.X509CrlReason.affiliationChanged,
-  superseded: x509.X509CrlReason.superseded,
-  cessationOfOperation: x509.X509CrlReason.cessationOfOperation,
-  certificateHold: x509.X509CrlReason.certificateHold,
-  privilegeWithdrawn: x509.X509CrlReason.privilegeWithdrawn,
-  aACompromise: x509.X509CrlReason.aACompromise,
+/** RFC 5280 §5.3.1 CRLReason codes (7 is unused). */
+const REASON_CODE: Record<RevocationReason, number> = {
+  unspecified: 0,
+  keyCompromise: 1,
+  cACompromise: 2,
+  affiliationChanged: 3,
+  superseded: 4,
+  cessationOfOperation: 5,
+  certificateHold: 6,
+  privilegeWithdrawn: 9,
+  aACompromise: 10,
 };
 
 export interface RevokedEntry {
@@ -38,8 +38,10 @@ export interface RevokedEntry {
  * A CRL v2 (RFC 5280 §5) with the two extensions conforming issuers must
  * include: authorityKeyIdentifier and cRLNumber.
  */
-export async function buildCrl(signer: Signer, revoked: RevokedEntry[], crlNumber: bigint, thisUpdate: Date, nextUpdate: Date): Promise<x509.X509Crl> {
-  return x509.X509CrlGenerator.create({
+export async function buildCrl(signer: Signer, revoked: RevokedEntry[], crlNumber: bigint, thisUpdate: Date, nextUpdate: Date): Promise<Buffer> {
+  // Loaded on first use: @peculiar/x509 and its ASN.1 stack cost every CLI start ~50 ms otherwise.
+  const { x509 } = await import('./x509.js');
+  const crl = await x509.X509CrlGenerator.create({
     issuer: new x509.Name(signer.subjectDer),
     thisUpdate,
     nextUpdate,
@@ -50,7 +52,8 @@ export async function buildCrl(signer: Signer, revoked: RevokedEntry[], crlNumbe
       serialNumber: r.serial,
       revocationDate: r.revokedAt,
       // RFC 5280 §5.3.1: omit the reason rather than say "unspecified".
-      ...(r.reason === 'unspecified' ? {} : { reason: REASON_CODE[r.reason] }),
+      ...(r.reason === 'unspecified' ? {} : { reason: REASON_CODE[r.reason] as import('@peculiar/x509').X509CrlReason }),
     })),
   });
+  return Buffer.from(crl.rawData);
 }

@@ -373,7 +373,7 @@ export class CaStore {
       .map((c) => ({ serial: c.serial, revokedAt: new Date(c.revokedAt ?? now.toISOString()), reason: c.reason ?? 'unspecified' }));
     const crl = await buildCrl(signer, revoked, BigInt(number), now, new Date(now.getTime() + 30 * DAY));
     // RFC 7468 §5 label; @peculiar/x509 writes `CRL`, which OpenSSL cannot read.
-    await writeFileAtomic(out, toPem('X509 CRL', crl.rawData), { mode: 0o644 });
+    await writeFileAtomic(out, toPem('X509 CRL', crl), { mode: 0o644 });
     const next: Index = { ...index, crlNumber: number };
     await writeFileAtomic(this.paths.index, JSON.stringify(next, null, 2) + '\n', { mode: 0o600 });
     this.idx = next;

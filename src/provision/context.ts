@@ -1,7 +1,7 @@
 import { SipsecError } from '../core/errors.js';
 import { legacyPrivateKeyPem } from '../pki/keys.js';
 import { buildPkcs12 } from '../pki/pkcs12.js';
-import { x509 } from '../pki/x509.js';
+import { X509Certificate } from 'node:crypto';
 import type { CaStore } from '../pki/store.js';
 import type { Phone } from '../pki/schema.js';
 import { sipUser } from '../inventory/phones.js';
@@ -47,7 +47,7 @@ export async function phoneContext(store: CaStore, phone: Phone, vendor: VendorM
       p12: (profile) =>
         buildPkcs12({
           key,
-          certs: [Buffer.from(new x509.X509Certificate(certPem).rawData), Buffer.from(new x509.X509Certificate(ca).rawData)],
+          certs: [new X509Certificate(certPem).raw, new X509Certificate(ca).raw],
           password: phone.secret,
           friendlyName: phone.name,
           profile,

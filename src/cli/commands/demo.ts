@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { runDemo } from '../../verify/demo.js';
 import { homeOf } from '../context.js';
 import { printJson } from '../output.js';
 
@@ -11,6 +10,7 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExamples:\n  sipsec demo\n  sipsec --home /tmp/demo demo --json')
     .action(async (o: { json?: boolean }, cmd: Command) => {
       const explicit = cmd.optsWithGlobals<{ home?: string }>().home ?? process.env.SIPSEC_HOME;
+      const { runDemo } = await import('../../verify/demo.js');
       const result = await runDemo({ home: explicit ?? homeOf(cmd), explicitHome: explicit !== undefined, log: o.json ? () => undefined : (l) => process.stdout.write(`${l}\n`) });
       if (o.json) printJson(result);
       if (!result.ok) process.exitCode = 1;

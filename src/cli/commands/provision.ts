@@ -1,8 +1,5 @@
 import * as path from 'node:path';
 import { Command } from 'commander';
-import { buildRoutes } from '../../provision/routes.js';
-import { renderTree } from '../../provision/render.js';
-import { loadAllVendors } from '../../vendors/registry.js';
 import { openStore } from '../context.js';
 import { note, out, printJson, table } from '../output.js';
 
@@ -17,6 +14,7 @@ export function register(program: Command): void {
     .addHelpText('after', '\nbaresip and linphone phones also get a ready directory <out>/<name>/ to run from.\n\nExamples:\n  sipsec provision render\n  sipsec provision render --out /srv/tftp')
     .action(async (o: { out?: string; json?: boolean }, cmd: Command) => {
       const store = await openStore(cmd);
+      const { renderTree } = await import('../../provision/render.js');
       const r = await renderTree(store, o.out ?? store.paths.provisionDir);
       if (o.json) return printJson({ out: r.out, files: r.files.map((f) => path.relative(r.out, f)) });
       for (const l of r.lines) note(l);
@@ -30,6 +28,7 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExamples:\n  sipsec provision routes\n  sipsec provision routes --json | jq -r \'.[] | select(.holdsKey) | .path\'')
     .action(async (o: { json?: boolean }, cmd: Command) => {
       const store = await openStore(cmd);
+      const { buildRoutes } = await import('../../provision/routes.js');
       const t = await buildRoutes(store);
       const rows = t.routes.map((r) => ({ path: r.path, phone: r.phone ?? null, vendor: r.vendor, contentType: r.contentType, holdsKey: r.holdsKey, transports: r.transports, bytes: r.content.length, aliases: r.aliases }));
       if (o.json) return printJson(rows);
@@ -54,6 +53,7 @@ export function register(program: Command): void {
     .option('--json', 'print the full descriptors (quirks and sources included) as JSON')
     .addHelpText('after', '\nExamples:\n  sipsec provision vendors\n  sipsec provision vendors --json | jq \'.[] | select(.id=="aastra") | .quirks\'')
     .action(async (o: { json?: boolean }) => {
+      const { loadAllVendors } = await import('../../vendors/registry.js');
       const vendors = await loadAllVendors();
       if (o.json) return printJson(vendors.map((v) => v.descriptor));
       out(

@@ -1,12 +1,11 @@
 import { Command } from 'commander';
 import { SipsecError } from '../../core/errors.js';
 import { parseDuration } from '../../provision/access.js';
-import { startServe, type ServeOptions } from '../../serve/serve.js';
-import { formatEventLine } from '../../serve/events.js';
+import type { ServeOptions } from '../../serve/serve.js';
 import { fetchStatus } from '../../serve/control.js';
 import { collect, openStore, passphraseSource } from '../context.js';
 import { keyValues, note, out, printJson, table } from '../output.js';
-import { registrarServices, type EchoSettings, type RegistrarSettings } from '../../serve/services.js';
+import type { EchoSettings, RegistrarSettings } from '../../serve/services.js';
 import { SUITE_NAMES, type SuiteName } from '../../srtp/suites.js';
 import { DIGEST_ALGORITHMS, parseAlgorithm, type DigestAlgorithm } from '../../sip/digest.js';
 import type { TlsMin } from '../../sip/transport-tls.js';
@@ -145,6 +144,8 @@ Ports below 1024 need root, or: setcap cap_net_bind_service=+ep $(readlink -f $(
       const json = o.json === true;
       const sipPort = port(String(o.sipPort), '--sip-port');
       const registrar = registrarSettings(o);
+      // The serving stack (SIP, SRTP, TFTP, HTTPS) loads only for this command: other commands start faster.
+      const [{ startServe }, { formatEventLine }, { registrarServices }] = await Promise.all([import('../../serve/serve.js'), import('../../serve/events.js'), import('../../serve/services.js')]);
       const opts: ServeOptions = {
         store,
         bind: String(o.bind),

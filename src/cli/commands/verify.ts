@@ -3,9 +3,8 @@ import { Command, Option } from 'commander';
 import { SipsecError } from '../../core/errors.js';
 import { parseDuration } from '../../provision/access.js';
 import { fetchStatus, followEvents } from '../../serve/control.js';
-import { verify, type VerifyReport } from '../../verify/verify.js';
-import { renderHtml } from '../../verify/html.js';
-import { probe, type ProbeReport, type ProbeStep } from '../../verify/probe.js';
+import type { VerifyReport } from '../../verify/verify.js';
+import type { ProbeReport, ProbeStep } from '../../verify/probe.js';
 import { SUITE_NAMES, type SuiteName } from '../../srtp/suites.js';
 import { openStore } from '../context.js';
 import { note, out, printJson } from '../output.js';
@@ -58,6 +57,7 @@ Examples:
       const timeoutMs = parseDuration(o.timeout);
       if (timeoutMs === undefined || timeoutMs <= 0) throw new SipsecError('BAD_INPUT', `invalid --timeout '${o.timeout}'`, 'write it as 10m, 90s or 1h');
       const store = await openStore(cmd);
+      const [{ verify }, { renderHtml }] = await Promise.all([import('../../verify/verify.js'), import('../../verify/html.js')]);
       const socket = `${store.paths.root}/serve.sock`;
       const status = await fetchStatus(socket);
       const registrar = status.registrar as { echo?: { ext?: string } } | undefined;
@@ -113,6 +113,7 @@ Examples:
       const durationMs = parseDuration(o.duration);
       if (durationMs === undefined || durationMs <= 0 || durationMs > 600_000) throw new SipsecError('BAD_INPUT', `invalid --duration '${o.duration}'`, 'between 1s and 10m, e.g. 5s');
       const store = await openStore(cmd);
+      const { probe } = await import('../../verify/probe.js');
       const r = await probe({
         store,
         target,

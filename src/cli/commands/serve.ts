@@ -201,5 +201,22 @@ Ports below 1024 need root, or: setcap cap_net_bind_service=+ep $(readlink -f $(
             ])
           : '\nno registrations\n',
       );
+      const echo = (s.registrar as { echo?: { calls?: Array<Record<string, unknown>> } } | undefined)?.echo;
+      const calls = echo?.calls ?? [];
+      if (calls.length > 0) {
+        out(
+          '\n' +
+            table(
+              calls.map((c) => ({ phone: String(c.phone), suite: String(c.suite ?? 'plain RTP'), io: `${String(c.packetsIn)} / ${String(c.packetsOut)}`, bad: `${String(c.authFailures)} / ${String(c.replays)}`, oneWay: c.oneWayAudio ? 'yes' : 'no' })),
+              [
+                ['phone', 'ECHO CALL'],
+                ['suite', 'SUITE'],
+                ['io', 'PACKETS IN / OUT'],
+                ['bad', 'AUTH FAIL / REPLAYS'],
+                ['oneWay', 'ONE-WAY'],
+              ],
+            ),
+        );
+      }
     });
 }

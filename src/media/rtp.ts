@@ -46,13 +46,6 @@ export function rtpHeaderLength(b: Uint8Array, len: number): number {
   return n <= len ? n : -1;
 }
 
-/** Payload length without RTP padding (RFC 3550 §5.1 P bit). */
-export function rtpPayloadLength(b: Uint8Array, len: number): number {
-  const h = rtpHeaderLength(b, len);
-  if (h < 0) return -1;
-  const pad = b[0]! & 0x20 ? b[len - 1]! : 0;
-  return Math.max(0, len - h - pad);
-}
 
 /** RTCP compound walk: each packet's type and the SSRC it is about. */
 export interface RtcpReportBlock {

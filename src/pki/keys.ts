@@ -196,9 +196,6 @@ export function legacyPrivateKeyPem(key: KeyObject): string {
   return key.export({ type, format: 'pem' }) as string;
 }
 
-export function spkiDer(key: KeyObject): Buffer {
-  return createPublicKey(key).export({ type: 'spki', format: 'der' });
-}
 
 export function isEncryptedPem(pem: string): boolean {
   return pem.includes('ENCRYPTED PRIVATE KEY') || /Proc-Type:\s*4,ENCRYPTED/.test(pem);

@@ -10,7 +10,6 @@ import type { KeySpec } from './keys.js';
 import { legacyPrivateKeyPem } from './keys.js';
 import type { RevocationReason } from './crl.js';
 import { buildPkcs12, type P12Profile } from './pkcs12.js';
-import { homePaths } from './paths.js';
 
 /**
  * The CA operations behind `sipsec ca|server|cert`: each takes plain
@@ -216,4 +215,3 @@ export async function readSecretFile(file: string, what: string): Promise<string
   return line;
 }
 
-export { homePaths };

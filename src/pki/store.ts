@@ -7,7 +7,7 @@ import { withLock } from '../core/lock.js';
 import { X509Certificate } from 'node:crypto';
 import { homePaths, type HomePaths } from './paths.js';
 import { ConfigSchema, IndexSchema, type CertEntry, type CertKind, type Config, type Index } from './schema.js';
-import { generateKey, generateLeafKey, loadPrivateKey, privateKeyPem, specOf, type HashName, type KeySpec } from './keys.js';
+import { generateKey, generateLeafKey, loadPrivateKey, privateKeyPem, type HashName, type KeySpec } from './keys.js';
 import { issueCertificate, randomSerial, signerFromCert, type IssuedCert, type Signer } from './certificate.js';
 import { buildCrl, type RevocationReason } from './crl.js';
 import { toPem } from './pem.js';
@@ -387,4 +387,3 @@ export class CaStore {
   }
 }
 
-export { specOf };

@@ -1,6 +1,6 @@
 import * as tls from 'node:tls';
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { SipsecError, messageOf } from '../core/errors.js';
+import { SipsecError } from '../core/errors.js';
 import { StreamFramer, PING, buildResponse, createRequest, serialize, formatCredentials, parseChallenge, type SipRequest, type SipResponse, type DigestChallenge } from '../sip/index.js';
 
 /**
@@ -180,4 +180,3 @@ export function answerChallenge(res: SipResponse, method: string, uri: string, u
   return undefined;
 }
 
-export { messageOf };

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { StatusEndpoint } from '../../src/sip/local-endpoint.js';
 import type { SipRequest, SipResponse } from '../../src/sip/message.js';
-import { registrarCa, startInProcess, type InProcessRegistrar, type RegistrarCa } from '../helpers/registrar-ca.js';
+import { registrarCa, startInProcess } from '../helpers/registrar-ca.js';
 import { answerChallenge, header, newCallId, registerText, SipTestClient } from '../helpers/sip-client.js';
 
 const SDP = 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 20000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n';

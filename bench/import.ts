@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CaStore } from '../src/pki/store.js';
+import { CaStore } from '../src/home/store.js';
 import { renderTree } from '../src/provision/render.js';
 import { opensslLoop } from './issue.js';
 import { argValue, fmt, printTable, rate } from './lib/report.js';

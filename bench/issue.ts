@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { initCa } from '../src/pki/ops.js';
-import { CaStore } from '../src/pki/store.js';
+import { initCa } from '../src/home/operations.js';
+import { CaStore } from '../src/home/store.js';
 import type { KeySpec } from '../src/pki/keys.js';
 import { argValue, fmt, printTable, rate } from './lib/report.js';
 

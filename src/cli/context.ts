@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { SipsecError } from '../core/errors.js';
-import { CaStore, type PassphraseSource } from '../pki/store.js';
-import { defaultHome } from '../pki/paths.js';
-import { readSecretFile } from '../pki/ops.js';
+import { CaStore, type PassphraseSource } from '../home/store.js';
+import { defaultHome } from '../home/paths.js';
+import { readSecretFile } from '../home/operations.js';
 import { askPassword, interactive } from './prompt.js';
 
 export interface GlobalOpts {

@@ -1,8 +1,8 @@
 import { SipsecError } from '../core/errors.js';
 import { checkDns, checkIp, checkName, isDnsName, normalizeMac } from '../pki/names.js';
-import { CaStore, type LeafRequest, type PassphraseSource, type Prepared } from '../pki/store.js';
+import { CaStore, type LeafRequest, type PassphraseSource, type Prepared } from '../home/store.js';
 import { KEY_SPECS, type KeySpec } from '../pki/keys.js';
-import { SRTP_MODES, type CertEntry, type Phone, type SrtpMode } from '../pki/schema.js';
+import { SRTP_MODES, type CertEntry, type Phone, type SrtpMode } from '../home/schema.js';
 import { isVendorId, loadVendor, vendorIds } from '../vendors/registry.js';
 import { generateSecret } from './secret.js';
 

@@ -1,7 +1,7 @@
 import { answerOffer, reportNegotiation, type AnswerPolicy, type StreamNegotiation, type KeyMaterial } from '../sdp/negotiate.js';
-import type { LocalCall, LocalEndpoint } from '../sip/local-endpoint.js';
+import type { LocalCall, LocalEndpoint } from '../sip/registrar/local-endpoint.js';
 import type { EventInput } from '../serve/events.js';
-import type { Phone } from '../pki/schema.js';
+import type { Phone } from '../home/schema.js';
 import type { SrtpMasterKey, SuiteName } from '../srtp/index.js';
 import { EchoSession, type EchoReport, type EchoSrtp } from './echo.js';
 import type { PortPool } from './ports.js';

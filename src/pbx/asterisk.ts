@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { SipsecError } from '../core/errors.js';
-import type { CaStore } from '../pki/store.js';
-import type { Phone } from '../pki/schema.js';
+import type { CaStore } from '../home/store.js';
+import type { Phone } from '../home/schema.js';
 import { sipUser } from '../inventory/phones.js';
 import { loadVendor } from '../vendors/registry.js';
 import { keyNote, phonesWithoutClientCert, serverTls, type PbxFile, type ServerTls } from './server-tls.js';

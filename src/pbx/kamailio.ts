@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { isIP } from 'node:net';
 import { SipsecError } from '../core/errors.js';
-import type { CaStore } from '../pki/store.js';
+import type { CaStore } from '../home/store.js';
 import { keyNote, phonesWithoutClientCert, serverTls, type PbxFile, type ServerTls } from './server-tls.js';
 
 /**

@@ -2,8 +2,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { SipsecError } from '../core/errors.js';
 import { ensureDir, writeFileAtomic } from '../core/atomic.js';
-import type { CaStore } from '../pki/store.js';
-import type { CertEntry, Phone } from '../pki/schema.js';
+import type { CaStore } from '../home/store.js';
+import type { CertEntry, Phone } from '../home/schema.js';
 import { loadVendor } from '../vendors/registry.js';
 
 /**

@@ -2,8 +2,8 @@ import { SipsecError } from '../core/errors.js';
 import { legacyPrivateKeyPem } from '../pki/keys.js';
 import { buildPkcs12 } from '../pki/pkcs12.js';
 import { X509Certificate } from 'node:crypto';
-import type { CaStore } from '../pki/store.js';
-import type { Phone } from '../pki/schema.js';
+import type { CaStore } from '../home/store.js';
+import type { Phone } from '../home/schema.js';
 import { sipUser } from '../inventory/phones.js';
 import type { RenderContext, SharedRenderContext, VendorModule } from '../vendors/types.js';
 

@@ -1,8 +1,8 @@
 import { isIP } from 'node:net';
 import { SipsecError } from '../core/errors.js';
 import { formatMac } from '../pki/names.js';
-import type { Phone } from '../pki/schema.js';
-import type { CaStore } from '../pki/store.js';
+import type { Phone } from '../home/schema.js';
+import type { CaStore } from '../home/store.js';
 import { isVendorId, vendorIds } from '../vendors/registry.js';
 import { addresses } from './context.js';
 

@@ -1,4 +1,4 @@
-import type { CaStore } from '../pki/store.js';
+import type { CaStore } from '../home/store.js';
 import { renderPhones, unrenderPhones } from './render.js';
 
 export interface RenderSummary {

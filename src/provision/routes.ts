@@ -1,6 +1,6 @@
 import { SipsecError } from '../core/errors.js';
-import type { CaStore } from '../pki/store.js';
-import type { Phone } from '../pki/schema.js';
+import type { CaStore } from '../home/store.js';
+import type { Phone } from '../home/schema.js';
 import { loadVendor } from '../vendors/registry.js';
 import type { RenderedFile, Transport, VendorModule } from '../vendors/types.js';
 import { phoneContext, sharedContext } from './context.js';

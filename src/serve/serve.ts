@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../core/atomic.js';
 import { AllowList } from '../core/net.js';
-import type { CaStore, PassphraseSource } from '../pki/store.js';
+import type { CaStore, PassphraseSource } from '../home/store.js';
 import { buildRoutes, makeTable, type Route, type RouteTable } from '../provision/routes.js';
 import { decide, type AccessPolicyOptions } from '../provision/access.js';
 import { startHttpProvisioning, type HttpProvisionServer } from '../provision/http.js';

@@ -1,8 +1,8 @@
 import * as os from 'node:os';
 import { SipsecError } from '../core/errors.js';
-import { addServer } from '../pki/ops.js';
-import type { CaStore, PassphraseSource } from '../pki/store.js';
-import type { CertEntry } from '../pki/schema.js';
+import { addServer } from '../home/operations.js';
+import type { CaStore, PassphraseSource } from '../home/store.js';
+import type { CertEntry } from '../home/schema.js';
 
 export interface ServerTls {
   name: string;

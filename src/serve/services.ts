@@ -1,5 +1,5 @@
 import type { ServeRuntime, ServeService } from './serve.js';
-import { startRegistrar, type RegistrarServiceOptions } from '../sip/registrar-service.js';
+import { startRegistrar, type RegistrarServiceOptions } from './registrar-service.js';
 import { createEchoEndpoint } from '../media/echo-endpoint.js';
 import { PortPool } from '../media/ports.js';
 import type { SuiteName } from '../srtp/suites.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SipsecError } from '../core/errors.js';
-import type { SrtpMode } from '../pki/schema.js';
+import type { SrtpMode } from '../home/schema.js';
 import { PEM, TEXT, hostPort, lineValue } from './files.js';
 import { vendorOptions } from './options.js';
 import { absolutePathOption, ipOption, listenOption, portOption, portRangeOption } from './client-options.js';

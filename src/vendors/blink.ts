@@ -1,4 +1,4 @@
-import type { SrtpMode } from '../pki/schema.js';
+import type { SrtpMode } from '../home/schema.js';
 import { PEM, TEXT, file } from './files.js';
 import { vendorOptions } from './options.js';
 import { certKeyBundle } from './ready-dir.js';

@@ -1,5 +1,5 @@
 import { SipsecError } from '../core/errors.js';
-import type { SrtpMode } from '../pki/schema.js';
+import type { SrtpMode } from '../home/schema.js';
 import { BINARY, PEM, TEXT, displayName, file, hostPort, lineValue } from './files.js';
 import { vendorOptions } from './options.js';
 import { caImportSteps, p12ForOsImport, p12PasswordHint } from './os-store.js';

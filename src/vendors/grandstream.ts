@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { formatMac } from '../pki/names.js';
-import type { SrtpMode } from '../pki/schema.js';
+import type { SrtpMode } from '../home/schema.js';
 import { BINARY, XML, displayName, file, hostPort, requireMac } from './files.js';
 import { binarySafe, encodeGrandstreamBinary } from './grandstream-binary.js';
 import { adminPasswordOption, vendorOptions, yesNoOption } from './options.js';

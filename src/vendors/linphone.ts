@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import type { SrtpMode } from '../pki/schema.js';
+import type { SrtpMode } from '../home/schema.js';
 import { PEM, TEXT, hostPort, lineValue } from './files.js';
 import { vendorOptions, yesNoOption } from './options.js';
 import { ipOption, portOption, portRangeOption } from './client-options.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { formatMac } from '../pki/names.js';
-import type { SrtpMode } from '../pki/schema.js';
+import type { SrtpMode } from '../home/schema.js';
 import { XML, displayName, file, requireMac } from './files.js';
 import { vendorOptions, yesNoOption } from './options.js';
 import { renderTemplate } from './templates.js';

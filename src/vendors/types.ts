@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { Phone } from '../pki/schema.js';
+import type { Phone } from '../home/schema.js';
 import type { SuiteName } from '../srtp/suites.js';
 
 /**

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { formatMac } from '../pki/names.js';
-import type { SrtpMode } from '../pki/schema.js';
+import type { SrtpMode } from '../home/schema.js';
 import { PEM, TEXT, displayName, file, lineValue, requireMac } from './files.js';
 import { vendorOptions, yesNoOption } from './options.js';
 import { renderTemplate } from './templates.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { SrtpMode } from '../pki/schema.js';
+import type { SrtpMode } from '../home/schema.js';
 import { PEM, XML, displayName, file, hostPort } from './files.js';
 import { vendorOptions } from './options.js';
 import { userPathOption } from './client-options.js';

@@ -1,5 +1,5 @@
 import type { ServeEvent } from '../serve/events.js';
-import type { Phone } from '../pki/schema.js';
+import type { Phone } from '../home/schema.js';
 import type { VendorDescriptor } from '../vendors/types.js';
 import { plainIp } from '../core/net.js';
 import { hint, type FailureMode } from './hints.js';

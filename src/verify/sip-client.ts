@@ -1,7 +1,9 @@
 import * as tls from 'node:tls';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { SipsecError } from '../core/errors.js';
-import { StreamFramer, PING, buildResponse, createRequest, serialize, formatCredentials, parseChallenge, type SipRequest, type SipResponse, type DigestChallenge } from '../sip/index.js';
+import { buildResponse, createRequest, serialize, type SipRequest, type SipResponse } from '../sip/message/index.js';
+import { formatCredentials, parseChallenge, type DigestChallenge } from '../auth/index.js';
+import { StreamFramer, PING } from '../sip/transport/index.js';
 
 /**
  * A small SIP user agent over one TLS connection (RFC 3261 §8.1 UAC,

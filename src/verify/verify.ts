@@ -1,5 +1,5 @@
 import { SipsecError } from '../core/errors.js';
-import type { CaStore } from '../pki/store.js';
+import type { CaStore } from '../home/store.js';
 import type { ServeEvent } from '../serve/events.js';
 import { buildRoutes } from '../provision/routes.js';
 import { loadVendor } from '../vendors/registry.js';

@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { initCa, addServer } from '../../src/pki/ops.js';
+import { initCa, addServer } from '../../src/home/operations.js';
 import type { KeySpec } from '../../src/pki/keys.js';
-import { CaStore } from '../../src/pki/store.js';
+import { CaStore } from '../../src/home/store.js';
 import { addPhones, validatePhone, type PhoneInput } from '../../src/inventory/phones.js';
 
 /**

@@ -1,9 +1,9 @@
 import * as dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';
-import { CaStore } from '../../src/pki/store.js';
+import { CaStore } from '../../src/home/store.js';
 import { sipUser } from '../../src/inventory/phones.js';
 import { SipClient, answerChallenge, rand } from '../../src/verify/sip-client.js';
-import type { SipResponse } from '../../src/sip/index.js';
+import type { SipResponse } from '../../src/sip/message/index.js';
 import { SrtpReceiver, SrtpSender, SUITES, type SrtpMasterKey, type SuiteName } from '../../src/srtp/index.js';
 import { encodeKeySalt } from '../../src/sdp/sdes.js';
 import { within } from '../vendors/peer-stubs.js';

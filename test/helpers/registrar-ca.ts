@@ -1,12 +1,12 @@
 import { rmSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
-import type { CaStore } from '../../src/pki/store.js';
+import type { CaStore } from '../../src/home/store.js';
 import type { PhoneInput } from '../../src/inventory/phones.js';
 import { addTestPhones, addTestServer, tempCa } from './ca-home.js';
 import { AllowList } from '../../src/core/net.js';
 import { EventBus, type ServeEvent } from '../../src/serve/events.js';
 import type { ServeRuntime } from '../../src/serve/serve.js';
-import { startRegistrar, type RegistrarService, type RegistrarServiceOptions } from '../../src/sip/registrar-service.js';
+import { startRegistrar, type RegistrarService, type RegistrarServiceOptions } from '../../src/serve/registrar-service.js';
 import { promises as fs } from 'node:fs';
 
 /**

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import * as tls from 'node:tls';
-import { StreamFramer } from '../../src/sip/framer.js';
-import { SipRequest, SipResponse, type SipMessage } from '../../src/sip/message.js';
-import { formatCredentials, parseChallenge, type DigestAlgorithm } from '../../src/sip/digest.js';
+import { StreamFramer } from '../../src/sip/transport/framer.js';
+import { SipRequest, SipResponse, type SipMessage } from '../../src/sip/message/message.js';
+import { formatCredentials, parseChallenge, type DigestAlgorithm } from '../../src/auth/digest.js';
 
 /**
  * A minimal SIP-over-TLS client for the registrar tests: raw messages out,

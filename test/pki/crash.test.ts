@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { cleanup, run, sipsec, sipsecSpawn, tmpDir } from '../helpers/cli.js';
 import { requirePeer } from '../helpers/peers.js';
-import { IndexSchema } from '../../src/pki/schema.js';
+import { IndexSchema } from '../../src/home/schema.js';
 
 test('kill -9 in the middle of a batch import leaves a valid store that keeps working', async (t) => {
   const openssl = requirePeer('openssl');

@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { cleanup, cliEntry, sipsec, tmpDir } from '../helpers/cli.js';
-import { CaStore } from '../../src/pki/store.js';
+import { CaStore } from '../../src/home/store.js';
 
 test('two sipsec processes issuing at once: both commit, nothing lost, index valid', async (t) => {
   const home = tmpDir();

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { cleanup, sipsec, tmpDir } from '../helpers/cli.js';
-import { CaStore } from '../../src/pki/store.js';
+import { CaStore } from '../../src/home/store.js';
 
 async function makeCa(home: string, domain: string) {
   for (const args of [

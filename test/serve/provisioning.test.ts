@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { cleanup, run, sipsec, tmpDir } from '../helpers/cli.js';
 import { requirePeer } from '../helpers/peers.js';
 import { ServeProcess } from '../helpers/serve.js';
-import { CaStore } from '../../src/pki/store.js';
+import { CaStore } from '../../src/home/store.js';
 
 interface RouteJson {
   path: string;

@@ -6,30 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  DigestAuthenticator,
-  StreamFramer,
-  addressOfRecord,
-  isSipUri,
-  parseDatagram,
-  parseSipUri,
-  paramValue,
-  sipUriEquals,
-  tagOf,
-  unescape,
-  unescapeBinary,
-  uriParam,
-  validateRequest,
-  validateResponse,
-  type ContactList,
-  type NameAddr,
-  type ParseResult,
-  type SipMessage,
-  type SipRequest,
-  type SipResponse,
-  type SipUri,
-  type Uri,
-} from '../../src/sip/index.js';
+import { addressOfRecord, isSipUri, parseDatagram, parseSipUri, paramValue, sipUriEquals, tagOf, unescape, unescapeBinary, uriParam, validateRequest, validateResponse, type ContactList, type NameAddr, type ParseResult, type SipMessage, type SipRequest, type SipResponse, type SipUri, type Uri } from '../../src/sip/message/index.js';
+import { DigestAuthenticator } from '../../src/auth/index.js';
+import { StreamFramer } from '../../src/sip/transport/index.js';
 import { corpus, dat, datagramOutcome, feed, prng, randInt, summarize, type EventSummary, type Outcome } from './helpers.js';
 
 /** Reaction per file as a UAS/registrar (the README tables). */

@@ -7,29 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  DigestAuthenticator,
-  NonceManager,
-  StreamFramer,
-  accepts,
-  buildResponse,
-  parseCSeq,
-  parseCredentials,
-  parseDatagram,
-  parseMediaType,
-  parseNameAddr,
-  parseNameAddrList,
-  parseUri,
-  parseVia,
-  parseViaList,
-  responseFor,
-  serialize,
-  splitList,
-  validateRequest,
-  validateResponse,
-  type ParseResult,
-  type SipMessage,
-} from '../../src/sip/index.js';
+import { accepts, buildResponse, parseCSeq, parseDatagram, parseMediaType, parseNameAddr, parseNameAddrList, parseUri, parseVia, parseViaList, responseFor, serialize, splitList, validateRequest, validateResponse, type ParseResult, type SipMessage } from '../../src/sip/message/index.js';
+import { DigestAuthenticator, NonceManager, parseCredentials } from '../../src/auth/index.js';
+import { StreamFramer } from '../../src/sip/transport/index.js';
 import { corpus, prng, randInt } from './helpers.js';
 
 const INTERESTING = ['\r', '\n', '\r\n', ' ', '\t', ':', ';', ',', '<', '>', '"', '\\', '%', '@', '\0', '\xff', '=', '?', '[', ']', '0', '9', '\r\n ', '\r\n\r\n', 'sip:', 'SIP/2.0', '%00', '99999999999999999999', '-1', '*', '/'];

@@ -5,16 +5,8 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import {
-  StreamFramer,
-  parseDatagram,
-  validateRequest,
-  validateResponse,
-  type FramerOptions,
-  type ParseResult,
-  type ResponseValidateOptions,
-  type ValidateOptions,
-} from '../../src/sip/index.js';
+import { parseDatagram, validateRequest, validateResponse, type ParseResult, type ResponseValidateOptions, type ValidateOptions } from '../../src/sip/message/index.js';
+import { StreamFramer, type FramerOptions } from '../../src/sip/transport/index.js';
 
 const CANDIDATES = [process.env.SIPSEC_RFC4475_DIR, resolve(process.cwd(), '../shared/corpus/rfc4475'), '/work/shared/corpus/rfc4475'];
 

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PING, PONG, StreamFramer, parseDatagram, type ParseResult } from '../../src/sip/index.js';
+import { parseDatagram, type ParseResult } from '../../src/sip/message/index.js';
+import { PING, PONG, StreamFramer } from '../../src/sip/transport/index.js';
 import { summarize } from './helpers.js';
 
 const CRLF = '\r\n';

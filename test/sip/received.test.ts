@@ -3,7 +3,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createRequest, stampReceived, type SipRequest } from '../../src/sip/index.js';
+import { createRequest, type SipRequest } from '../../src/sip/message/index.js';
+import { stampReceived } from '../../src/sip/transport/index.js';
 
 function req(...vias: string[]): SipRequest {
   return createRequest('REGISTER', 'sip:example.com', [

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseDatagram } from '../../src/sip/parser.js';
-import type { SipRequest } from '../../src/sip/message.js';
-import type { Flow } from '../../src/sip/flow.js';
-import { Registrar } from '../../src/sip/registrar.js';
+import { parseDatagram } from '../../src/sip/message/parser.js';
+import type { SipRequest } from '../../src/sip/message/message.js';
+import type { Flow } from '../../src/sip/transport/flow.js';
+import { Registrar } from '../../src/sip/registrar/bindings.js';
 import { registrarCa, startInProcess } from '../helpers/registrar-ca.js';
 import { answerChallenge, header, newCallId, registerText, SipTestClient } from '../helpers/sip-client.js';
 

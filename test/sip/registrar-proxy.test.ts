@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { StatusEndpoint } from '../../src/sip/local-endpoint.js';
-import type { SipRequest, SipResponse } from '../../src/sip/message.js';
+import { StatusEndpoint } from '../../src/sip/registrar/local-endpoint.js';
+import type { SipRequest, SipResponse } from '../../src/sip/message/message.js';
 import { registrarCa, startInProcess } from '../helpers/registrar-ca.js';
 import { answerChallenge, header, newCallId, registerText, SipTestClient } from '../helpers/sip-client.js';
 

@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { revokeCert } from '../../src/pki/ops.js';
-import type { SipResponse } from '../../src/sip/message.js';
+import { revokeCert } from '../../src/home/operations.js';
+import type { SipResponse } from '../../src/sip/message/message.js';
 import { foreignCa, registrarCa, startInProcess, type InProcessRegistrar, type RegistrarCa } from '../helpers/registrar-ca.js';
 import { answerChallenge, header, newCallId, registerText, SipTestClient } from '../helpers/sip-client.js';
 

@@ -3,19 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  SipRequest,
-  SipResponse,
-  buildResponse,
-  createRequest,
-  parseDatagram,
-  responseFor,
-  serialize,
-  tagOf,
-  validateRequest,
-  type Result,
-  type SipMessage,
-} from '../../src/sip/index.js';
+import { SipRequest, SipResponse, buildResponse, createRequest, parseDatagram, responseFor, serialize, tagOf, validateRequest, type Result, type SipMessage } from '../../src/sip/message/index.js';
 import { corpus, dat } from './helpers.js';
 
 function value<T>(r: Result<T>): T {

@@ -4,33 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  accepts,
-  addressOfRecord,
-  escapeUser,
-  formatNameAddr,
-  formatSipUri,
-  headerKey,
-  canonicalName,
-  isRfc3261Branch,
-  parseCSeq,
-  parseDeltaSeconds,
-  parseMediaType,
-  parseNameAddr,
-  parseNameAddrList,
-  parseSipUri,
-  parseUri,
-  parseVia,
-  parseViaList,
-  paramValue,
-  schemeOf,
-  sipUriEquals,
-  splitList,
-  tagOf,
-  uriEquals,
-  type Result,
-  type SipUri,
-} from '../../src/sip/index.js';
+import { accepts, addressOfRecord, escapeUser, formatNameAddr, formatSipUri, headerKey, canonicalName, isRfc3261Branch, parseCSeq, parseDeltaSeconds, parseMediaType, parseNameAddr, parseNameAddrList, parseSipUri, parseUri, parseVia, parseViaList, paramValue, schemeOf, sipUriEquals, splitList, tagOf, uriEquals, type Result, type SipUri } from '../../src/sip/message/index.js';
 
 function value<T>(r: Result<T>): T {
   if (!r.ok) assert.fail(r.error);

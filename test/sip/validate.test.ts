@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createRequest, parseDatagram, validateRequest, validateResponse, type SipRequest, type Verdict } from '../../src/sip/index.js';
+import { createRequest, parseDatagram, validateRequest, validateResponse, type SipRequest, type Verdict } from '../../src/sip/message/index.js';
 
 const BASE: Array<[string, string]> = [
   ['Via', 'SIP/2.0/TLS 192.0.2.4:5061;branch=z9hG4bK776asdhds'],

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { SipsecError } from '../../src/core/errors.js';
-import type { Phone } from '../../src/pki/schema.js';
+import type { Phone } from '../../src/home/schema.js';
 import { dhcpSnippets, dhcpVendorIds } from '../../src/provision/dhcp.js';
 import { vendorIds } from '../../src/vendors/registry.js';
 import { FIXTURE_PHONE } from './fixture.js';

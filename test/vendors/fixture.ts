@@ -1,4 +1,4 @@
-import type { Phone } from '../../src/pki/schema.js';
+import type { Phone } from '../../src/home/schema.js';
 import type { RenderContext, SharedRenderContext, VendorModule } from '../../src/vendors/types.js';
 
 /**

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CaStore } from '../../src/pki/store.js';
+import { CaStore } from '../../src/home/store.js';
 import { buildRoutes } from '../../src/provision/routes.js';
 import { cleanup, sipsec, tmpDir, type RunResult } from '../helpers/cli.js';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { evaluatePhone, eventsOf, type PhoneFacts, type StepName } from '../../src/verify/evaluate.js';
 import { loadVendor } from '../../src/vendors/registry.js';
 import type { ServeEvent } from '../../src/serve/events.js';
-import type { Phone } from '../../src/pki/schema.js';
+import type { Phone } from '../../src/home/schema.js';
 
 /**
  * The verdict table without peers: synthetic serve event streams (the

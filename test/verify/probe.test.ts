@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { addServer } from '../../src/pki/ops.js';
+import { addServer } from '../../src/home/operations.js';
 import { requirePeer } from '../helpers/peers.js';
 import { foreignCa, registrarCa } from '../helpers/registrar-ca.js';
 import { ServeProcess } from '../helpers/serve.js';

@@ -2,14 +2,14 @@ import { isIP } from 'node:net';
 import { Command, Option } from 'commander';
 import { SipsecError } from '../../core/errors.js';
 import { HASHES, KEY_SPECS, type HashName, type KeySpec } from '../../pki/keys.js';
-import { caInfo, initCa } from '../../pki/ops.js';
+import { caInfo, initCa } from '../../home/operations.js';
 import { checkDns, parseHostPort } from '../../pki/names.js';
 import { parseDays } from '../../inventory/phones.js';
 import { homeOf, openStore, passphraseSource } from '../context.js';
 import { askText } from '../prompt.js';
 import { keyValues, note, out, printJson } from '../output.js';
-import { readSecretFile } from '../../pki/ops.js';
-import type { Config } from '../../pki/schema.js';
+import { readSecretFile } from '../../home/operations.js';
+import type { Config } from '../../home/schema.js';
 
 function checkUrl(input: string): string {
   let u: URL;

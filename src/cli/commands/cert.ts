@@ -2,9 +2,9 @@ import { Command, Option } from 'commander';
 import { SipsecError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/atomic.js';
 import { REVOCATION_REASONS, type RevocationReason } from '../../pki/crl.js';
-import { currentOrThrow, exportCert, readSecretFile, renewCert, revokeCert, type ExportFormat } from '../../pki/ops.js';
-import type { CertEntry } from '../../pki/schema.js';
-import type { CaStore } from '../../pki/store.js';
+import { currentOrThrow, exportCert, readSecretFile, renewCert, revokeCert, type ExportFormat } from '../../home/operations.js';
+import type { CertEntry } from '../../home/schema.js';
+import type { CaStore } from '../../home/store.js';
 import { openStore, passphraseSource } from '../context.js';
 import { keyValues, note, out, printJson, shortDate, table } from '../output.js';
 

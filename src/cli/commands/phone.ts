@@ -1,12 +1,12 @@
 import { Command, Option } from 'commander';
 import { SipsecError } from '../../core/errors.js';
 import { KEY_SPECS } from '../../pki/keys.js';
-import { SRTP_MODES, type Phone } from '../../pki/schema.js';
+import { SRTP_MODES, type Phone } from '../../home/schema.js';
 import { formatMac } from '../../pki/names.js';
-import { CaStore } from '../../pki/store.js';
+import { CaStore } from '../../home/store.js';
 import { addPhones, findConflicts, findPhone, redact, sipUser, validatePhone, type PhoneInput, type ValidPhone } from '../../inventory/phones.js';
 import { readPhoneCsv, rowError } from '../../inventory/import.js';
-import { revokeCert } from '../../pki/ops.js';
+import { revokeCert } from '../../home/operations.js';
 import { isVendorId, loadVendor, vendorIds } from '../../vendors/registry.js';
 import { askChoice, askText, interactive } from '../prompt.js';
 import { afterPhonesChanged } from '../../provision/hooks.js';

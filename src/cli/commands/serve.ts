@@ -7,8 +7,8 @@ import { collect, openStore, passphraseSource } from '../context.js';
 import { keyValues, note, out, printJson, table } from '../output.js';
 import type { EchoSettings, RegistrarSettings } from '../../serve/services.js';
 import { SUITE_NAMES, type SuiteName } from '../../srtp/suites.js';
-import { DIGEST_ALGORITHMS, parseAlgorithm, type DigestAlgorithm } from '../../sip/digest.js';
-import type { TlsMin } from '../../sip/transport-tls.js';
+import { DIGEST_ALGORITHMS, parseAlgorithm, type DigestAlgorithm } from '../../auth/digest.js';
+import type { TlsMin } from '../../sip/transport/tls.js';
 
 function port(value: string, flag: string): number | null {
   if (value === 'off') return null;

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { KEY_SPECS, type KeySpec } from '../../pki/keys.js';
-import { addServer } from '../../pki/ops.js';
+import { addServer } from '../../home/operations.js';
 import { parseDays } from '../../inventory/phones.js';
 import { collect, openStore, passphraseSource } from '../context.js';
 import { keyValues, note, out, printJson } from '../output.js';

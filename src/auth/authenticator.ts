@@ -26,10 +26,10 @@ import {
   type DigestCredentials,
   type Qop,
 } from './digest.js';
-import type { SipHeaders } from './message.js';
+import type { SipHeaders } from '../sip/message/message.js';
 import { NonceManager } from './nonce.js';
-import { asciiLower } from './syntax.js';
-import { parseUri, uriEquals } from './uri.js';
+import { asciiLower } from '../sip/message/syntax.js';
+import { parseUri, uriEquals } from '../sip/message/uri.js';
 
 export interface AuthenticatorOptions {
   realm: string;

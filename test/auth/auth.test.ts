@@ -4,17 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  DigestAuthenticator,
-  NonceManager,
-  createRequest,
-  formatCredentials,
-  parseChallenge,
-  type AuthResult,
-  type DigestAlgorithm,
-  type Qop,
-  type SipRequest,
-} from '../../src/sip/index.js';
+import { createRequest, type SipRequest } from '../../src/sip/message/index.js';
+import { DigestAuthenticator, NonceManager, formatCredentials, parseChallenge, type AuthResult, type DigestAlgorithm, type Qop } from '../../src/auth/index.js';
 
 const REALM = 'sipsec.example';
 const USERS: Record<string, string> = { alice: 'correct horse', bob: 'battery staple' };

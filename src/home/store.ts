@@ -7,11 +7,11 @@ import { withLock } from '../core/lock.js';
 import { X509Certificate } from 'node:crypto';
 import { homePaths, type HomePaths } from './paths.js';
 import { ConfigSchema, IndexSchema, type CertEntry, type CertKind, type Config, type Index } from './schema.js';
-import { generateKey, generateLeafKey, loadPrivateKey, privateKeyPem, type HashName, type KeySpec } from './keys.js';
-import { issueCertificate, randomSerial, signerFromCert, type IssuedCert, type Signer } from './certificate.js';
-import { buildCrl, type RevocationReason } from './crl.js';
-import { toPem } from './pem.js';
-import type { SubjectAltNames } from './profiles.js';
+import { generateKey, generateLeafKey, loadPrivateKey, privateKeyPem, type HashName, type KeySpec } from '../pki/keys.js';
+import { issueCertificate, randomSerial, signerFromCert, type IssuedCert, type Signer } from '../pki/certificate.js';
+import { buildCrl, type RevocationReason } from '../pki/crl.js';
+import { toPem } from '../pki/pem.js';
+import type { SubjectAltNames } from '../pki/profiles.js';
 
 export type PassphraseSource = () => Promise<string | undefined>;
 

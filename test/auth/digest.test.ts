@@ -4,19 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  computeDigestResponse,
-  computeHA1,
-  digestEquals,
-  digestHash,
-  formatChallenge,
-  formatCredentials,
-  parseAlgorithm,
-  parseChallenge,
-  parseCredentials,
-  parseNonceCount,
-  type Result,
-} from '../../src/sip/index.js';
+import { type Result } from '../../src/sip/message/index.js';
+import { computeDigestResponse, computeHA1, digestEquals, digestHash, formatChallenge, formatCredentials, parseAlgorithm, parseChallenge, parseCredentials, parseNonceCount } from '../../src/auth/index.js';
 
 function value<T>(r: Result<T>): T {
   if (!r.ok) assert.fail(r.error);

@@ -6,12 +6,12 @@
  * Responses then go back to where the request really came from, which is
  * what makes phones behind NAT reachable.
  */
-import { splitList } from './headers.js';
-import type { SipRequest } from './message.js';
-import { formatParams, param } from './params.js';
-import { err, ok, type Result } from './result.js';
-import { asciiLower } from './syntax.js';
-import { parseVia, type Via } from './via.js';
+import { splitList } from '../message/headers.js';
+import type { SipRequest } from '../message/message.js';
+import { formatParams, param } from '../message/params.js';
+import { err, ok, type Result } from '../message/result.js';
+import { asciiLower } from '../message/syntax.js';
+import { parseVia, type Via } from '../message/via.js';
 
 function bare(host: string): string {
   return asciiLower(host.startsWith('[') ? host.slice(1, -1) : host);

@@ -24,11 +24,11 @@
 import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 import { sipUser } from '../inventory/phones.js';
-import type { Phone } from '../pki/schema.js';
-import type { CaStore } from '../pki/store.js';
+import type { Phone } from '../home/schema.js';
+import type { CaStore } from '../home/store.js';
 import { loadAllVendors } from '../vendors/registry.js';
-import { describeCertError } from './transport-tls.js';
-import { unescapeBinary, type SipUri } from './uri.js';
+import { describeCertError } from '../sip/transport/tls.js';
+import { unescapeBinary, type SipUri } from '../sip/message/uri.js';
 
 export type ClientCertMode = 'required' | 'optional' | 'vendor';
 

@@ -12,8 +12,8 @@
  * is node's 'sha512-256', not a truncated SHA-512.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { err, ok, type Result } from './result.js';
-import { CharClass, asciiLower, hasClass, quote, readQuoted, skipWs } from './syntax.js';
+import { err, ok, type Result } from '../sip/message/result.js';
+import { CharClass, asciiLower, hasClass, quote, readQuoted, skipWs } from '../sip/message/syntax.js';
 
 export const DIGEST_ALGORITHMS = ['MD5', 'MD5-sess', 'SHA-256', 'SHA-256-sess', 'SHA-512-256', 'SHA-512-256-sess'] as const;
 export type DigestAlgorithm = (typeof DIGEST_ALGORITHMS)[number];

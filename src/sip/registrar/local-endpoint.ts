@@ -24,12 +24,12 @@
  * re-INVITEs, 488; it sends the endpoint's BYE over the phone's flow.
  */
 import { randomBytes } from 'node:crypto';
-import type { Flow } from './flow.js';
-import { hostPort } from './flow.js';
-import type { SipRequest, SipResponse } from './message.js';
-import { parseNameAddr, tagOf } from './name-addr.js';
-import { createRequest } from './serializer.js';
-import type { ServerTransaction, TransactionLayer } from './transaction.js';
+import type { Flow } from '../transport/flow.js';
+import { hostPort } from '../transport/flow.js';
+import type { SipRequest, SipResponse } from '../message/message.js';
+import { parseNameAddr, tagOf } from '../message/name-addr.js';
+import { createRequest } from '../message/serializer.js';
+import type { ServerTransaction, TransactionLayer } from '../transaction/transaction.js';
 
 /** Who called: the authenticated phone and its connection. */
 export interface CallParty {

@@ -3,13 +3,13 @@ import { createHash } from 'node:crypto';
 import { SipsecError } from '../core/errors.js';
 import { X509Certificate } from 'node:crypto';
 import { CaStore, type InitParams, type PassphraseSource, type StoreOptions } from './store.js';
-import { checkDns, checkIp, checkName, isDnsName } from './names.js';
+import { checkDns, checkIp, checkName, isDnsName } from '../pki/names.js';
 import { isIP } from 'node:net';
 import type { CertEntry } from './schema.js';
-import type { KeySpec } from './keys.js';
-import { legacyPrivateKeyPem } from './keys.js';
-import type { RevocationReason } from './crl.js';
-import { buildPkcs12, type P12Profile } from './pkcs12.js';
+import type { KeySpec } from '../pki/keys.js';
+import { legacyPrivateKeyPem } from '../pki/keys.js';
+import type { RevocationReason } from '../pki/crl.js';
+import { buildPkcs12, type P12Profile } from '../pki/pkcs12.js';
 
 /**
  * The CA operations behind `sipsec ca|server|cert`: each takes plain

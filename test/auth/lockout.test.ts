@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FailureTracker, formatSecurityEvent } from '../../src/sip/index.js';
+import { FailureTracker, formatSecurityEvent } from '../../src/auth/index.js';
 
 function clock(): { now: () => number; advance: (ms: number) => void } {
   let t = 1_000_000;

@@ -25,27 +25,27 @@
  * flow under `--auth cert`; anything else is challenged with 407 (proxy
  * digest, RFC 3261 §22.3).
  */
-import { plainIp } from '../core/net.js';
-import type { EventInput } from '../serve/events.js';
-import type { Phone } from '../pki/schema.js';
-import { DigestAuthenticator, type AuthFailure } from './authenticator.js';
-import type { DigestAlgorithm } from './digest.js';
-import { hostPort, type Flow } from './flow.js';
-import type { Identities } from './identity.js';
+import { plainIp } from '../../core/net.js';
+import type { EventInput } from '../../serve/events.js';
+import type { Phone } from '../../home/schema.js';
+import { DigestAuthenticator, type AuthFailure } from '../../auth/authenticator.js';
+import type { DigestAlgorithm } from '../../auth/digest.js';
+import { hostPort, type Flow } from '../transport/flow.js';
+import type { Identities } from '../../serve/identity.js';
 import { LocalCall, type CallEndReason, type CallParty, type DialogHost, type LocalEndpoint } from './local-endpoint.js';
-import { FailureTracker, formatSecurityEvent, type LockoutOptions, type SecurityEvent } from './lockout.js';
-import type { SipRequest, SipResponse } from './message.js';
-import { tagOf } from './name-addr.js';
-import { NonceManager } from './nonce.js';
-import type { ParseResult } from './parser.js';
+import { FailureTracker, formatSecurityEvent, type LockoutOptions, type SecurityEvent } from '../../auth/lockout.js';
+import type { SipRequest, SipResponse } from '../message/message.js';
+import { tagOf } from '../message/name-addr.js';
+import { NonceManager } from '../../auth/nonce.js';
+import type { ParseResult } from '../message/parser.js';
 import { createsDialog, Proxy, type ProxyHost } from './proxy.js';
-import { stampReceived } from './received.js';
-import { Registrar, type Binding, type RegistrarOptions } from './registrar.js';
-import { buildResponse, responseFor, serialize } from './serializer.js';
-import { TransactionLayer, type ServerTransaction, type TransactionTimers } from './transaction.js';
-import { holdFlow } from './transport-tls.js';
-import { isSipUri, sipUriEquals, unescapeBinary, type SipUri } from './uri.js';
-import { validateRequest, validateResponse } from './validate.js';
+import { stampReceived } from '../transport/received.js';
+import { Registrar, type Binding, type RegistrarOptions } from './bindings.js';
+import { buildResponse, responseFor, serialize } from '../message/serializer.js';
+import { TransactionLayer, type ServerTransaction, type TransactionTimers } from '../transaction/transaction.js';
+import { holdFlow } from '../transport/tls.js';
+import { isSipUri, sipUriEquals, unescapeBinary, type SipUri } from '../message/uri.js';
+import { validateRequest, validateResponse } from '../message/validate.js';
 
 export type AuthMode = 'both' | 'cert';
 

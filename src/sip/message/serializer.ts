@@ -3,7 +3,7 @@
  * (§8.2.6).
  */
 import { randomBytes } from 'node:crypto';
-import { SipsecError } from '../core/errors.js';
+import { SipsecError } from '../../core/errors.js';
 import { canonicalName } from './headers.js';
 import { SipHeaders, SipRequest, SipResponse, type SipMessage } from './message.js';
 import { tagOf } from './name-addr.js';

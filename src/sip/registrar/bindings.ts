@@ -18,12 +18,12 @@
  *
  * Pure logic: no sockets, an injected clock.
  */
-import type { Flow } from './flow.js';
-import type { SipRequest } from './message.js';
-import { formatNameAddr, type NameAddr } from './name-addr.js';
-import { paramValue, param, type Param } from './params.js';
-import { parseDeltaSeconds } from './scalars.js';
-import { isSipUri, sipUriEquals, type SipUri } from './uri.js';
+import type { Flow } from '../transport/flow.js';
+import type { SipRequest } from '../message/message.js';
+import { formatNameAddr, type NameAddr } from '../message/name-addr.js';
+import { paramValue, param, type Param } from '../message/params.js';
+import { parseDeltaSeconds } from '../message/scalars.js';
+import { isSipUri, sipUriEquals, type SipUri } from '../message/uri.js';
 
 export interface RegistrarOptions {
   /** Shortest registration accepted (423 below it, §10.3 step 7). Default 60 s. */

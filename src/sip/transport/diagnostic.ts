@@ -14,12 +14,12 @@
  */
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
-import { plainIp, remoteString } from '../core/net.js';
+import { plainIp, remoteString } from '../../core/net.js';
 import { StreamFramer } from './framer.js';
-import type { SipRequest } from './message.js';
-import { parseDatagram, type ParseResult } from './parser.js';
-import { buildResponse, serialize } from './serializer.js';
-import { isSipUri, unescapeBinary } from './uri.js';
+import type { SipRequest } from '../message/message.js';
+import { parseDatagram, type ParseResult } from '../message/parser.js';
+import { buildResponse, serialize } from '../message/serializer.js';
+import { isSipUri, unescapeBinary } from '../message/uri.js';
 
 export interface DiagnosticOptions {
   host: string;

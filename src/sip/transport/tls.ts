@@ -26,12 +26,12 @@
 import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { plainIp, remoteString } from '../core/net.js';
+import { plainIp, remoteString } from '../../core/net.js';
 import { PONG, StreamFramer } from './framer.js';
-import type { ParseResult } from './parser.js';
-import { serialize, responseFor } from './serializer.js';
+import type { ParseResult } from '../message/parser.js';
+import { serialize, responseFor } from '../message/serializer.js';
 import type { Flow, FlowIdentityVia, TlsPeer } from './flow.js';
-import type { SipLimits } from './limits.js';
+import type { SipLimits } from '../message/limits.js';
 
 export interface TlsCredentials {
   cert: string;

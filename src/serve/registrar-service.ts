@@ -8,16 +8,16 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
-import type { ServeRuntime, ServeService } from '../serve/serve.js';
-import type { DigestAlgorithm } from './digest.js';
-import type { Flow } from './flow.js';
+import type { ServeRuntime, ServeService } from './serve.js';
+import type { DigestAlgorithm } from '../auth/digest.js';
+import type { Flow } from '../sip/transport/flow.js';
 import { Identities, type ClientCertMode } from './identity.js';
-import type { LocalEndpoint } from './local-endpoint.js';
-import type { LockoutOptions } from './lockout.js';
-import type { RegistrarOptions } from './registrar.js';
-import { SipServer, type AuthMode } from './server.js';
-import { startDiagnostics, type DiagnosticListeners } from './transport-diagnostic.js';
-import { TlsTransport, type TlsMin } from './transport-tls.js';
+import type { LocalEndpoint } from '../sip/registrar/local-endpoint.js';
+import type { LockoutOptions } from '../auth/lockout.js';
+import type { RegistrarOptions } from '../sip/registrar/bindings.js';
+import { SipServer, type AuthMode } from '../sip/registrar/server.js';
+import { startDiagnostics, type DiagnosticListeners } from '../sip/transport/diagnostic.js';
+import { TlsTransport, type TlsMin } from '../sip/transport/tls.js';
 
 export interface RegistrarServiceOptions {
   /** SIP over TLS port (0: any free port). */

@@ -27,11 +27,11 @@
  * closes is a transport error (§17.1.4).
  */
 import { randomBytes } from 'node:crypto';
-import type { Flow } from './flow.js';
-import type { SipRequest, SipResponse } from './message.js';
-import { tagOf } from './name-addr.js';
-import { buildResponse, createRequest, serialize, type ResponseOptions } from './serializer.js';
-import { isRfc3261Branch, MAGIC_COOKIE } from './via.js';
+import type { Flow } from '../transport/flow.js';
+import type { SipRequest, SipResponse } from '../message/message.js';
+import { tagOf } from '../message/name-addr.js';
+import { buildResponse, createRequest, serialize, type ResponseOptions } from '../message/serializer.js';
+import { isRfc3261Branch, MAGIC_COOKIE } from '../message/via.js';
 
 export interface TransactionTimers {
   /** RTT estimate, 500 ms (§17.1.1.1). */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { HASHES, KEY_SPECS } from './keys.js';
-import { REVOCATION_REASONS } from './crl.js';
+import { HASHES, KEY_SPECS } from '../pki/keys.js';
+import { REVOCATION_REASONS } from '../pki/crl.js';
 
 /**
  * The on-disk formats of a CA home, validated with zod every time they are

@@ -29,14 +29,14 @@
  *
  * The SDP is relayed untouched.
  */
-import type { Flow } from './flow.js';
-import { hostPort } from './flow.js';
-import { splitList } from './headers.js';
-import { SipRequest, SipResponse } from './message.js';
-import { tagOf, type NameAddr } from './name-addr.js';
-import { createRequest, serialize } from './serializer.js';
-import type { ClientTransaction, ServerTransaction, TransactionLayer } from './transaction.js';
-import { isSipUri, uriParam, type SipUri } from './uri.js';
+import type { Flow } from '../transport/flow.js';
+import { hostPort } from '../transport/flow.js';
+import { splitList } from '../message/headers.js';
+import { SipRequest, SipResponse } from '../message/message.js';
+import { tagOf, type NameAddr } from '../message/name-addr.js';
+import { createRequest, serialize } from '../message/serializer.js';
+import type { ClientTransaction, ServerTransaction, TransactionLayer } from '../transaction/transaction.js';
+import { isSipUri, uriParam, type SipUri } from '../message/uri.js';
 
 /** What the proxy needs from the server around it. */
 export interface ProxyHost {

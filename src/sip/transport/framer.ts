@@ -22,9 +22,9 @@
  * simply waits; the transport should close a connection that stays
  * `midMessage` for too long (a 32 s, Timer F-like limit is reasonable).
  */
-import { resolveLimits, type SipLimits } from './limits.js';
-import { isTokenChar } from './syntax.js';
-import { complete, failure, findHeaderEnd, headerTextEnd, parseHead, type Head, type ParseFailure, type ParseResult } from './parser.js';
+import { resolveLimits, type SipLimits } from '../message/limits.js';
+import { isTokenChar } from '../message/syntax.js';
+import { complete, failure, findHeaderEnd, headerTextEnd, parseHead, type Head, type ParseFailure, type ParseResult } from '../message/parser.js';
 
 /** The keep-alive answer to a ping (RFC 5626 §3.5.1). */
 export const PONG: Buffer = Buffer.from('\r\n');

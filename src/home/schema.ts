@@ -1,14 +1,15 @@
 import { z } from 'zod';
 import { HASHES, KEY_SPECS } from '../pki/keys.js';
 import { REVOCATION_REASONS } from '../pki/crl.js';
+import { SRTP_MODES, type SrtpMode } from '../sdp/policy.js';
 
 /**
  * The on-disk formats of a CA home, validated with zod every time they are
  * read: a hand-edited or truncated file is reported, never trusted.
  */
 
-export const SRTP_MODES = ['mandatory', 'optional', 'off'] as const;
-export type SrtpMode = (typeof SRTP_MODES)[number];
+// Declared where the answer policy applies it (sdp/policy.ts); phone records and vendor renderers take it from here.
+export { SRTP_MODES, type SrtpMode };
 
 export const HostPortSchema = z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) });
 

@@ -1,7 +1,9 @@
-import { answerOffer, reportNegotiation, type AnswerPolicy, type StreamNegotiation, type KeyMaterial } from '../sdp/negotiate.js';
+import { answerOffer, type StreamNegotiation } from '../sdp/answer.js';
+import type { KeyMaterial } from '../sdp/key-material.js';
+import type { AnswerPolicy, SrtpMode } from '../sdp/policy.js';
+import { reportNegotiation } from '../sdp/report.js';
 import type { LocalCall, LocalEndpoint } from '../sip/registrar/local-endpoint.js';
 import type { EventInput } from '../serve/events.js';
-import type { Phone } from '../home/schema.js';
 import type { SrtpMasterKey, SuiteName } from '../srtp/index.js';
 import { EchoSession, type EchoReport, type EchoSrtp } from './echo.js';
 import type { PortPool } from './ports.js';
@@ -20,7 +22,8 @@ export interface EchoEndpointOptions {
   bind: string;
   /** The address to put in our SDP for this call (what the phone can reach). */
   mediaAddress: (call: LocalCall) => string;
-  phone: (name: string) => Phone | undefined;
+  /** The calling phone's `srtp` setting (its record in the CA home); unknown phones get mandatory. */
+  phone: (name: string) => { readonly srtp: SrtpMode } | undefined;
   /** Suites accepted (default: all sipsec supports). */
   acceptSuites?: readonly SuiteName[];
   emit: (ev: EventInput) => void;
@@ -70,7 +73,7 @@ export function endFields(r: EchoReport): Record<string, unknown> {
 
 export function createEchoEndpoint(o: EchoEndpointOptions): EchoEndpoint {
   const live = new Map<string, { call: LocalCall; session: EchoSession }>();
-  const policyFor = (phone: Phone | undefined): AnswerPolicy => ({
+  const policyFor = (phone: { readonly srtp: SrtpMode } | undefined): AnswerPolicy => ({
     srtp: phone?.srtp ?? 'mandatory',
     ...(o.acceptSuites ? { acceptSuites: o.acceptSuites } : {}),
     // The engine derives keys with any KDR (RFC 3711 §4.3.1), so accept it; the weakening parameters stay refused.

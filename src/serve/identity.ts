@@ -29,8 +29,9 @@ import type { CaStore } from '../home/store.js';
 import { loadAllVendors } from '../vendors/registry.js';
 import { describeCertError } from '../sip/transport/tls.js';
 import { unescapeBinary, type SipUri } from '../sip/message/uri.js';
+import type { ClientCertMode, IdentityResolver } from '../sip/registrar/identity.js';
 
-export type ClientCertMode = 'required' | 'optional' | 'vendor';
+export type { ClientCertMode };
 
 export interface CertJudgement {
   serial: string | undefined;
@@ -47,7 +48,8 @@ function subjectText(cert: PeerCertificate): string | undefined {
   return parts.join(', ').slice(0, 200);
 }
 
-export class Identities {
+/** The registrar's identity questions, answered from the CA home. */
+export class Identities implements IdentityResolver {
   readonly #store: CaStore;
   readonly mode: ClientCertMode;
   #vendorCert = new Map<string, boolean>();

@@ -5,7 +5,7 @@ import { SipsecError, messageOf } from '../core/errors.js';
 import type { CaStore } from '../home/store.js';
 import { findPhone, sipUser } from '../inventory/phones.js';
 import { loadVendor } from '../vendors/registry.js';
-import { buildOffer, processAnswer } from '../sdp/negotiate.js';
+import { buildOffer, processAnswer } from '../sdp/offer.js';
 import { SrtpReceiver, SrtpSender, SrtpStatus, SUITE_NAMES, type SuiteName, type SrtpMasterKey } from '../srtp/index.js';
 import { toneFrame, toneReport } from '../media/tone.js';
 import type { SipResponse } from '../sip/message/index.js';

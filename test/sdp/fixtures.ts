@@ -3,7 +3,7 @@
  * are reproducible), key material helpers, and offers as real phones send them.
  * This file holds no tests.
  */
-import type { RandomSource } from '../../src/sdp/negotiate.js';
+import type { RandomSource } from '../../src/sdp/key-material.js';
 
 /** mulberry32: small, fast, seeded; good enough for test data, never for keys. */
 export function prng(seed: number): () => number {

@@ -7,7 +7,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseSdp, serializeSdp } from '../../src/sdp/sdp.js';
 import { parseCryptoAttribute } from '../../src/sdp/sdes.js';
-import { answerOffer, buildOffer, processAnswer, type AnswerPolicy } from '../../src/sdp/negotiate.js';
+import { answerOffer } from '../../src/sdp/answer.js';
+import { buildOffer, processAnswer } from '../../src/sdp/offer.js';
+import type { AnswerPolicy } from '../../src/sdp/policy.js';
 import { ALL_SAMPLES, LOCAL, prng, seededRandom } from './fixtures.js';
 
 const PIECES = [

@@ -3,17 +3,11 @@ import assert from 'node:assert/strict';
 import { SUITE_ALIASES, SUITE_NAMES, masterLength, type SuiteName } from '../../src/srtp/suites.js';
 import { getAttributes, parseSdp, type SessionDescription } from '../../src/sdp/sdp.js';
 import { parseCryptoAttribute } from '../../src/sdp/sdes.js';
-import {
-  answerOffer,
-  buildOffer,
-  compareCrypto,
-  processAnswer,
-  reofferChanged,
-  reportNegotiation,
-  type AnswerPolicy,
-  type AnswerResult,
-  type StreamNegotiation,
-} from '../../src/sdp/negotiate.js';
+import { answerOffer, type AnswerResult, type StreamNegotiation } from '../../src/sdp/answer.js';
+import { buildOffer, processAnswer } from '../../src/sdp/offer.js';
+import type { AnswerPolicy } from '../../src/sdp/policy.js';
+import { compareCrypto, reofferChanged } from '../../src/sdp/reoffer.js';
+import { reportNegotiation } from '../../src/sdp/report.js';
 import {
   AASTRA_32_FIRST,
   BARESIP,

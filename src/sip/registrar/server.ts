@@ -27,11 +27,10 @@
  */
 import { plainIp } from '../../core/net.js';
 import type { EventInput } from '../../serve/events.js';
-import type { Phone } from '../../home/schema.js';
 import { DigestAuthenticator, type AuthFailure } from '../../auth/authenticator.js';
 import type { DigestAlgorithm } from '../../auth/digest.js';
 import { hostPort, type Flow } from '../transport/flow.js';
-import type { Identities } from '../../serve/identity.js';
+import type { IdentityResolver, RegistrarPhone as Phone } from './identity.js';
 import { LocalCall, type CallEndReason, type CallParty, type DialogHost, type LocalEndpoint } from './local-endpoint.js';
 import { FailureTracker, formatSecurityEvent, type LockoutOptions, type SecurityEvent } from '../../auth/lockout.js';
 import type { SipRequest, SipResponse } from '../message/message.js';
@@ -50,7 +49,7 @@ import { validateRequest, validateResponse } from '../message/validate.js';
 export type AuthMode = 'both' | 'cert';
 
 export interface SipServerOptions {
-  identities: Identities;
+  identities: IdentityResolver;
   auth?: AuthMode;
   /**
    * Offered digest algorithms in preference order, one challenge each
@@ -89,7 +88,7 @@ function quoteText(s: string): string {
 export class SipServer implements ProxyHost, DialogHost {
   readonly transactions: TransactionLayer;
   readonly registrar: Registrar;
-  readonly identities: Identities;
+  readonly identities: IdentityResolver;
   readonly auth: AuthMode;
   readonly #o: SipServerOptions;
   readonly #proxy: Proxy;

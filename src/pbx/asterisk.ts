@@ -4,6 +4,7 @@ import type { CaStore } from '../home/store.js';
 import type { Phone } from '../home/schema.js';
 import { sipUser } from '../inventory/phones.js';
 import { loadVendor } from '../vendors/registry.js';
+import type { ServerCert } from '../home/server-cert.js';
 import { keyNote, phonesWithoutClientCert, serverTls, type PbxFile, type ServerTls } from './server-tls.js';
 
 /**
@@ -36,7 +37,7 @@ export interface AsteriskOptions {
 
 export interface AsteriskConfig {
   driver: AsteriskDriver;
-  server: { name: string; serial: string; notAfter: string };
+  server: ServerCert;
   /** Files to write (configs, and the exported keys when installDir is set). */
   files: PbxFile[];
   /** The channel driver's config file (what is printed without --out). */

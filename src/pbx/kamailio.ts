@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { isIP } from 'node:net';
 import { SipsecError } from '../core/errors.js';
 import type { CaStore } from '../home/store.js';
+import type { ServerCert } from '../home/server-cert.js';
 import { keyNote, phonesWithoutClientCert, serverTls, type PbxFile, type ServerTls } from './server-tls.js';
 
 /**
@@ -25,7 +26,7 @@ export interface KamailioOptions {
 }
 
 export interface KamailioConfig {
-  server: { name: string; serial: string; notAfter: string };
+  server: ServerCert;
   files: PbxFile[];
   /** tls.cfg's text (what is printed without --out). */
   tlsCfg: string;

@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import { SipsecError } from '../core/errors.js';
 import { ensureDir, writeFileAtomic } from '../core/atomic.js';
 import type { CaStore } from '../home/store.js';
-import type { CertEntry, Phone } from '../home/schema.js';
+import type { Phone } from '../home/schema.js';
+import { pickServerCert, type ServerCert } from '../home/server-cert.js';
 import { loadVendor } from '../vendors/registry.js';
 
 /**
@@ -37,10 +38,7 @@ export interface TlsPaths {
   crl: string;
 }
 
-export interface ServerTls {
-  name: string;
-  serial: string;
-  notAfter: string;
+export interface ServerTls extends ServerCert {
   /** How the configs refer to the files. */
   paths: TlsPaths;
   /** Exported copies to write (empty when referenced in place). */
@@ -57,28 +55,12 @@ export interface ServerTlsOptions {
   withCrl?: boolean;
 }
 
-/** The server certificate a PBX presents: the one named, or the only one there is. */
-export function pickServerCert(store: CaStore, name: string | undefined): CertEntry {
-  if (name !== undefined) {
-    const entry = store.current(name);
-    if (!entry || entry.kind !== 'server') {
-      throw new SipsecError('NOT_FOUND', `no valid server certificate named '${name}'`, 'see sipsec cert list, or issue one with sipsec server add NAME --ip ADDRESS');
-    }
-    return entry;
-  }
-  const names = [...new Set(store.index.certificates.filter((c) => c.kind === 'server' && c.status === 'valid').map((c) => c.name))];
-  if (names.length === 0) {
+export async function serverTls(store: CaStore, opts: ServerTlsOptions): Promise<ServerTls> {
+  const entry = pickServerCert(store, opts.cert);
+  if (!entry) {
     const host = store.config.registrar.host;
     throw new SipsecError('NOT_FOUND', 'the CA has no server certificate for the PBX to present', `issue one first: sipsec server add ${host} --ip <address>`);
   }
-  if (names.length > 1) {
-    throw new SipsecError('BAD_INPUT', `there are ${names.length} server certificates (${names.sort().join(', ')})`, 'choose the one this PBX presents with --cert NAME');
-  }
-  return store.current(names[0]!)!;
-}
-
-export async function serverTls(store: CaStore, opts: ServerTlsOptions): Promise<ServerTls> {
-  const entry = pickServerCert(store, opts.cert);
   const base = { name: entry.name, serial: entry.serial, notAfter: entry.notAfter };
   if (opts.exportTo === undefined) {
     return {

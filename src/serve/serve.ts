@@ -9,7 +9,7 @@ import { startHttpProvisioning, type HttpProvisionServer } from '../provision/ht
 import { createTftpServer, type TftpEvent, type TftpServer } from '../provision/tftp/index.js';
 import { EventBus, EventLog, type EventInput, type ServeEvent } from './events.js';
 import { startControl } from './control.js';
-import { chooseServerCert, type ServerTls } from './server-cert.js';
+import { chooseServerCert, type ServeTls } from './server-cert.js';
 
 /**
  * `sipsec serve`: TFTP and HTTPS (and plain HTTP on request) provisioning
@@ -52,7 +52,7 @@ export interface ServeRuntime {
   store: CaStore;
   bus: EventBus;
   bind: string;
-  tls: ServerTls;
+  tls: ServeTls;
   /** The current CRL (PEM), re-read on reload. */
   crl(): string;
   allow: AllowList;
@@ -60,7 +60,7 @@ export interface ServeRuntime {
 
 export interface RunningServe {
   ports: { tftp?: number; https?: number; http?: number; sip?: number };
-  serverCert: ServerTls;
+  serverCert: ServeTls;
   bus: EventBus;
   status(): Promise<Record<string, unknown>>;
   stop(): Promise<void>;

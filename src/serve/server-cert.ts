@@ -3,8 +3,10 @@ import { SipsecError } from '../core/errors.js';
 import { addServer } from '../home/operations.js';
 import type { CaStore, PassphraseSource } from '../home/store.js';
 import type { CertEntry } from '../home/schema.js';
+import { pickServerCert } from '../home/server-cert.js';
 
-export interface ServerTls {
+/** The certificate serve presents, with its key and the CA certificate (PEM). */
+export interface ServeTls {
   name: string;
   entry: CertEntry;
   cert: string;
@@ -27,29 +29,21 @@ export function hostIdentity(): { dns: string[]; ip: string[] } {
 
 /**
  * The certificate serve presents: `--cert NAME`, else the only server
- * certificate, else one issued now for this host's names and addresses.
+ * certificate (home/server-cert.ts, the rule `sipsec pbx` shares), else
+ * one issued now for this host's names and addresses.
  */
-export async function chooseServerCert(store: CaStore, name: string | undefined, passphrase: PassphraseSource): Promise<ServerTls> {
-  const servers = store.index.certificates.filter((c) => c.kind === 'server' && c.status === 'valid');
-  let entry: CertEntry | undefined;
+export async function chooseServerCert(store: CaStore, name: string | undefined, passphrase: PassphraseSource): Promise<ServeTls> {
+  let entry = pickServerCert(store, name);
   let issued = false;
-  if (name) {
-    entry = store.current(name);
-    if (!entry || entry.kind !== 'server') throw new SipsecError('NOT_FOUND', `no valid server certificate named '${name}'`, `issue it with sipsec server add ${name} --dns ... --ip ...`);
-  } else if (servers.length === 1) {
-    entry = servers[0];
-  } else if (servers.length > 1) {
-    throw new SipsecError('BAD_INPUT', `there are ${servers.length} server certificates`, `choose one with --cert NAME (${servers.map((s) => s.name).join(', ')})`);
-  } else {
+  if (!entry) {
     const id = hostIdentity();
     const host = os.hostname().toLowerCase();
     const serverName = /^[a-z0-9-]+(\.[a-z0-9-]+)*$/.test(host) && host !== 'localhost' ? host : 'sipsec-serve';
     entry = await addServer(store, { name: serverName, dns: id.dns.filter((d) => d !== serverName), ip: id.ip }, passphrase);
     issued = true;
   }
-  const e = entry!;
-  if (new Date(e.notAfter).getTime() < store.clock().getTime()) {
-    throw new SipsecError('BAD_INPUT', `server certificate '${e.name}' expired on ${e.notAfter.slice(0, 10)}`, `renew it with sipsec cert renew ${e.name}`);
+  if (new Date(entry.notAfter).getTime() < store.clock().getTime()) {
+    throw new SipsecError('BAD_INPUT', `server certificate '${entry.name}' expired on ${entry.notAfter.slice(0, 10)}`, `renew it with sipsec cert renew ${entry.name}`);
   }
-  return { name: e.name, entry: e, cert: await store.readCertPem(e.serial), key: await store.readKeyPem(e.serial), ca: await store.caCertPem(), issued };
+  return { name: entry.name, entry, cert: await store.readCertPem(entry.serial), key: await store.readKeyPem(entry.serial), ca: await store.caCertPem(), issued };
 }

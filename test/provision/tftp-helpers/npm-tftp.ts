@@ -4,11 +4,11 @@
  * why sipsec does not use it. The types below are the minimum the tests
  * touch, read from its README and lib/server.js.
  */
-import dgram from 'node:dgram';
 import type { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import type { Writable } from 'node:stream';
+import { freeUdpPort } from '../../helpers/udp.js';
 
 interface NpmTftpRequest extends EventEmitter {
   file: string;
@@ -35,18 +35,6 @@ interface NpmTftpModule {
 
 const requireCjs = createRequire(import.meta.url);
 
-/** A port that was free a moment ago: the package maps port 0 to 69, so it cannot pick its own. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket('udp4');
-    s.once('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 export interface NpmServerHandle {
   port: number;
   close(): void;
@@ -57,9 +45,9 @@ export async function startNpmTftpServer(
   opts: { timeoutMs: number; retries: number },
 ): Promise<NpmServerHandle> {
   const tftp = requireCjs('tftp') as NpmTftpModule;
-  // Another process may take the port between freePort() and listen(); retry a few times.
+  // Another process may take the port between freeUdpPort() and listen(); retry a few times.
   for (let attempt = 0; ; attempt++) {
-    const port = await freePort();
+    const port = await freeUdpPort();
     const server = tftp.createServer(
       { host: '127.0.0.1', port, root: os.tmpdir(), denyPUT: true, timeout: opts.timeoutMs, retries: opts.retries },
       (req, res) => {

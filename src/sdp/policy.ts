@@ -116,15 +116,11 @@ export function noAcceptableCryptoWarning(lines: readonly OfferedCrypto[], accep
 // ---------------------------------------------------------------------------
 // policy evaluation of one line
 
-export interface PolicyFlags {
-  allowUnencryptedSrtp?: boolean;
-  allowUnencryptedSrtcp?: boolean;
-  allowUnauthenticatedSrtp?: boolean;
-  allowKdr?: boolean;
-  acceptLifetime?: boolean;
-  acceptMki?: boolean;
-  acceptMultipleKeys?: boolean;
-}
+/** The part of the policy that judges one crypto line. */
+export type PolicyFlags = Pick<
+  AnswerPolicy,
+  'allowUnencryptedSrtp' | 'allowUnencryptedSrtcp' | 'allowUnauthenticatedSrtp' | 'allowKdr' | 'acceptLifetime' | 'acceptMki' | 'acceptMultipleKeys'
+>;
 
 export function policyFlags(p: PolicyFlags): Required<PolicyFlags> {
   return {

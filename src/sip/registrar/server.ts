@@ -505,14 +505,17 @@ export class SipServer implements ProxyHost, DialogHost {
     };
   }
 
+  /** A request refused in its transaction: the reason in a Warning (RFC 3261 §20.43) and a sip.reject event. */
+  #refuseRequest(tx: ServerTransaction, status: number, why: string): void {
+    tx.reply(status, { headers: [['Warning', this.warning(why)]] });
+    this.#reject(tx.flow, `${tx.request.method} ${tx.request.uri.slice(0, 80)}`, why, status);
+  }
+
   #outOfDialog(tx: ServerTransaction, role: Role): void {
     const req = tx.request;
     const flow = tx.flow;
     const what = `${req.method} ${req.uri.slice(0, 80)}`;
-    const refuse = (status: number, why: string) => {
-      tx.reply(status, { headers: [['Warning', this.warning(why)]] });
-      this.#reject(flow, what, why, status);
-    };
+    const refuse = (status: number, why: string) => this.#refuseRequest(tx, status, why);
     const here = ANSWERED_HERE[req.method];
     if (here !== undefined) {
       tx.reply(here);
@@ -621,11 +624,7 @@ export class SipServer implements ProxyHost, DialogHost {
       local.handle(req, tx, flow);
       return;
     }
-    const what = `${req.method} ${req.uri.slice(0, 80)}`;
-    const refuse = (status: number, why: string) => {
-      tx.reply(status, { headers: [['Warning', this.warning(why)]] });
-      this.#reject(flow, what, why, status);
-    };
+    const refuse = (status: number, why: string) => this.#refuseRequest(tx, status, why);
     if (!flow.phone) return refuse(403, 'in-dialog request from a connection that is not a known phone');
     const target = this.#dialogFlow(req);
     if (target === 'foreign') return refuse(403, 'sipsec routes only to its own phones (a Route names another server)');

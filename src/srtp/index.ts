@@ -11,6 +11,8 @@
  * Buffer contract (both contexts): the input is never written; the result
  * is `ctx.out[0, n)` until the next call on that context, or copied to an
  * optional `dst`.
+ *
+ * May import: core, events. Never the application.
  */
 export { SrtpSender } from './sender.js';
 export { SrtpReceiver } from './receiver.js';

@@ -30,6 +30,9 @@
  *
  * Why not the npm `tftp` package: test/provision/tftp-loss.test.ts shows its
  * retransmission storm after one lost packet (gagle/node-tftp #27).
+ *
+ * A protocol library. May import: core, events. Never the application
+ * (provision/, its parent, included): routes come in through `lookup`.
  */
 export { createTftpServer, bindFailure } from './server.js';
 export { MAX_NAME_BYTES } from './filename.js';

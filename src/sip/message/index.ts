@@ -1,6 +1,9 @@
 /**
- * The SIP message core and digest authentication: what the transport,
- * transaction, registrar and proxy layers import.
+ * The SIP message core (RFC 3261 §7, §20, §25): syntax, parser,
+ * serializer, validation. What the transport, transaction, registrar and
+ * proxy layers (and auth's digest) import.
+ *
+ * May import: core, events. No other sip layer; never the application.
  *
  * A TLS/TCP transport, per connection:
  *

@@ -117,9 +117,6 @@ export type AnswerResult =
       streams: StreamNegotiation[];
     };
 
-// ---------------------------------------------------------------------------
-// answerOffer
-
 interface StreamWork {
   neg: StreamNegotiation;
   answerMedia: SdpMedia;

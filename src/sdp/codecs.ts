@@ -19,9 +19,6 @@ export type AnsweredCodec = RtpMap | { payloadType: number; encoding: string; cl
 
 const DTMF = 'telephone-event';
 
-// ---------------------------------------------------------------------------
-// codecs
-
 interface CodecChoice {
   formats: string[];
   codec?: AnsweredCodec;

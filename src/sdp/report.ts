@@ -7,9 +7,6 @@ import type { StreamNegotiation } from './answer.js';
 import type { KeyMaterial } from './key-material.js';
 import type { Direction } from './sdp.js';
 
-// ---------------------------------------------------------------------------
-// reports: a JSON-safe view for events (call.start) and `--json` output
-
 export interface CryptoLineReport {
   tag: string;
   suite: string;

@@ -5,7 +5,7 @@ import type { Phone } from '../home/schema.js';
 import { sipUser } from '../inventory/phones.js';
 import { loadVendor } from '../vendors/registry.js';
 import type { ServerCert } from '../home/server-cert.js';
-import { keyNote, phonesWithoutClientCert, serverTls, type PbxFile, type ServerTls } from './server-tls.js';
+import { expiryNote, keyNote, phonesWithoutClientCert, serverTls, type PbxFile, type ServerTls } from './server-tls.js';
 
 /**
  * Asterisk configuration for every phone in the inventory, SIP over TLS
@@ -246,7 +246,8 @@ export async function asteriskConfig(store: CaStore, opts: AsteriskOptions): Pro
   ];
   notes.push(keyNote(tls, 'asterisk'));
   if (phones.length === 0) notes.push('the inventory has no phones yet: only the TLS transport was written');
-  if (new Date(tls.notAfter) < store.clock()) notes.push(`the server certificate ${tls.name} expired on ${tls.notAfter}: renew it with sipsec cert renew ${tls.name}`);
+  const expired = expiryNote(tls, store.clock());
+  if (expired) notes.push(expired);
   return {
     driver: opts.driver,
     server: { name: tls.name, serial: tls.serial, notAfter: tls.notAfter },

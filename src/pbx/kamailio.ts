@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { SipsecError } from '../core/errors.js';
 import type { CaStore } from '../home/store.js';
 import type { ServerCert } from '../home/server-cert.js';
-import { keyNote, phonesWithoutClientCert, serverTls, type PbxFile, type ServerTls } from './server-tls.js';
+import { expiryNote, keyNote, phonesWithoutClientCert, serverTls, type PbxFile, type ServerTls } from './server-tls.js';
 
 /**
  * Kamailio as a SIP/TLS registrar for sipsec phones: tls.cfg for the tls
@@ -240,7 +240,8 @@ export async function kamailioConfig(store: CaStore, opts: KamailioOptions): Pro
   }
   if (opts.noCrl) notes.push('no CRL: revoked phone certificates are still accepted');
   else if (!tls.inPlace) notes.push(`the exported CRL ${tls.paths.crl} is valid for 30 days and misses later revocations: refresh it with sipsec ca crl --out ${tls.paths.crl}, then kamcmd tls.reload`);
-  if (new Date(tls.notAfter) < store.clock()) notes.push(`the server certificate ${tls.name} expired on ${tls.notAfter}: renew it with sipsec cert renew ${tls.name}`);
+  const expired = expiryNote(tls, store.clock());
+  if (expired) notes.push(expired);
   const files: PbxFile[] = [];
   if (opts.installDir !== undefined) {
     const tlsCfgPath = path.join(opts.installDir, 'tls.cfg');

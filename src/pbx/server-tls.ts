@@ -118,6 +118,13 @@ export function keyNote(tls: ServerTls, user: string): string {
   return `${user} must own the key files (keys/ is 0700, the key 0600) where the configs expect them: chown -R ${user}: ${keys}`;
 }
 
+/** A note when the server certificate has expired (the configs are still written: the PBX admin renews). */
+export function expiryNote(tls: ServerTls, now: Date): string | undefined {
+  const expired = new Date(tls.notAfter) < now;
+  if (!expired) return undefined;
+  return `the server certificate ${tls.name} expired on ${tls.notAfter}: renew it with sipsec cert renew ${tls.name}`;
+}
+
 /** Phones whose vendor cannot present a client certificate (vendor facts; an unknown vendor counts as unable). */
 export async function phonesWithoutClientCert(phones: Phone[]): Promise<Phone[]> {
   const able = new Map<string, boolean>();

@@ -42,6 +42,27 @@ export function resyncExitCode(results: ResyncResult[]): number {
   return results.every((r) => r.status === 'not-registered' || (typeof r.status === 'number' && r.status >= 200 && r.status < 300)) ? 0 : 1;
 }
 
+/**
+ * `--resync` after a change (edit, renew, ca config): tell the phones, and
+ * say so; without a running serve the change still stands, so that is a
+ * note, not an error. With --json the answers go to stderr: stdout holds
+ * the command's own JSON.
+ */
+export async function resyncAfterChange(home: string, req: ResyncRequest, json: boolean): Promise<ResyncResult[]> {
+  try {
+    const results = await requestResync(home, req);
+    for (const r of results) note(`resync ${r.phone}: ${r.event ?? '-'} -> ${statusText(r)}${r.note ? ` (${r.note})` : ''}`);
+    if (!json && results.length === 0) note('resync: no phones to tell');
+    return results;
+  } catch (e) {
+    if (e instanceof SipsecError && e.code === 'NOT_RUNNING') {
+      note('resync: no sipsec serve is running for this CA home, so no phone was told; they pick the change up at their next boot or periodic check');
+      return [];
+    }
+    throw e;
+  }
+}
+
 export function register(program: Command): void {
   const phone = program.commands.find((c) => c.name() === 'phone');
   if (!phone) throw new Error('phone command must be registered first');

@@ -12,6 +12,9 @@ import { register as registerProvision } from './commands/provision.js';
 import { register as registerVerify } from './commands/verify.js';
 import { register as registerDhcp } from './commands/dhcp.js';
 import { register as registerPbx } from './commands/pbx.js';
+import { register as registerResync } from './commands/resync.js';
+import { register as registerDoctor } from './commands/doctor.js';
+import { register as registerCaPassphrase } from './commands/ca-passphrase.js';
 
 export function buildProgram(): Command {
   const program = new Command('sipsec')
@@ -32,7 +35,7 @@ Quick start:
   sipsec demo        # everything above on this machine, no hardware, no root`,
     );
   program.exitOverride();
-  for (const reg of [registerCa, registerServer, registerPhone, registerCert, registerAstTlsCert, registerProvision, registerPbx, registerDhcp, registerServe, registerVerify, registerDemo]) reg(program);
+  for (const reg of [registerCa, registerCaPassphrase, registerServer, registerPhone, registerResync, registerCert, registerAstTlsCert, registerProvision, registerPbx, registerDhcp, registerServe, registerVerify, registerDoctor, registerDemo]) reg(program);
   // Every subcommand reports usage errors the same way.
   const walk = (c: Command) => {
     c.exitOverride();

@@ -18,6 +18,8 @@ import type { RegistrarOptions } from '../sip/registrar/bindings.js';
 import { SipServer, type AuthMode } from '../sip/registrar/server.js';
 import { startDiagnostics, type DiagnosticListeners } from '../sip/transport/diagnostic.js';
 import { TlsTransport, type TlsMin } from '../sip/transport/tls.js';
+import { loadAllVendors } from '../vendors/registry.js';
+import { ResyncRequestSchema, resyncPhones } from './resync.js';
 
 export interface RegistrarServiceOptions {
   /** SIP over TLS port (0: any free port). */
@@ -169,6 +171,19 @@ export async function startRegistrar(rt: ServeRuntime, o: RegistrarServiceOption
       endpoints: server.endpoints().map((e) => ({ ext: e.ext, description: e.description ?? '' })),
       registrations: server.registrations(),
     }),
+    actions: {
+      resync: async (body) => {
+        const req = ResyncRequestSchema.parse(body);
+        const vendors = new Map((await loadAllVendors()).map((v) => [v.descriptor.id, v.descriptor]));
+        return {
+          schema: 1,
+          results: await resyncPhones(
+            { server, vendorOf: (id) => vendors.get(id), phoneNames: () => store.index.phones.map((p) => p.name), emit: (ev) => rt.bus.emit(ev) },
+            req,
+          ),
+        };
+      },
+    },
     reload: () => {
       identities.reload();
       transport.updateCredentials(credentials());

@@ -45,8 +45,12 @@ export interface ServeService {
   status(): Record<string, unknown>;
   /** The CA home changed (phones, certificates, CRL). */
   reload?(): Promise<void> | void;
+  /** Requests the CLI sends to the running serve (`sipsec phone resync`): name -> handler of a JSON body. */
+  actions?: Record<string, ServeAction>;
   close(): Promise<void>;
 }
+
+export type ServeAction = (body: unknown) => Promise<unknown>;
 
 export interface ServeRuntime {
   store: CaStore;
@@ -236,7 +240,9 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
       return Array.isArray(r) ? r : [];
     }),
   });
-  const control = await startControl(path.join(store.paths.root, 'serve.sock'), bus, statusOf);
+  const actions = new Map<string, ServeAction>();
+  for (const s of services) for (const [name, fn] of Object.entries(s.actions ?? {})) actions.set(name, fn);
+  const control = await startControl(path.join(store.paths.root, 'serve.sock'), bus, statusOf, actions);
   await writeFileAtomic(store.paths.serveState, JSON.stringify({ pid: process.pid, started: new Date(started).toISOString(), bind: o.bind, ports, socket: path.join(store.paths.root, 'serve.sock') }, null, 2) + '\n', { mode: 0o600 });
   bus.emit({ event: 'serve.start', bind: o.bind, ports, serverCert: tls.name, keyWindowMs: o.keyWindowMs, routes: table.routes.length });
 

@@ -51,6 +51,7 @@ export function registrarServices(sipPort: number | null, settings: RegistrarSet
         status: () => ({ ...registrar.status(), echo: { ext: echo.ext, rtpPorts: `${echo.rtpPorts.min}-${echo.rtpPorts.max}`, calls: echoEndpoint.calls() } }),
         close: () => registrar.close(),
         ...(registrar.reload ? { reload: () => registrar.reload!() } : {}),
+        ...(registrar.actions ? { actions: registrar.actions } : {}),
       };
     },
   ];

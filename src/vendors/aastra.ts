@@ -47,6 +47,7 @@ const descriptor: VendorDescriptor = {
     clock: '`time server1:` (NTP) in aastra.cfg',
     clientCert: '`sips local certificate` / `sips private key`',
   },
+  resync: { event: 'check-sync', source: 'Asterisk pjsip_notify.conf.sample [aastra-check-cfg]', confidence: 'verified' },
   quirks: [
     { text: 'aastra.cfg must not be empty, or the phone does not go on to fetch <MAC>.cfg', source: 'vendors.md §2.1 (FPBX aastra/675x/aastra.cfg)', confidence: 'community' },
     { text: 'SIP transport is global: `sip transport protocol: 4` (TLS) applies to every line', source: 'vendors.md §2.3 (AAS-A84, AAS-322-A104)', confidence: 'verified' },

@@ -50,6 +50,7 @@ const descriptor: VendorDescriptor = {
     clock: '`Primary_NTP_Server`',
     clientCert: 'none (SPA5xx has no custom client certificate)',
   },
+  resync: { event: 'resync', rebootEvent: 'reboot_now', source: 'Asterisk pjsip_notify.conf.sample [sipura-check-cfg], [linksys-cold-restart]; needs Resync_From_SIP=Yes', confidence: 'verified' },
   quirks: [
     { text: 'HTTPS provisioning only trusts servers with Cisco-signed certificates (CN = FQDN, IP checked against DNS): provision over TFTP or HTTP', source: 'vendors.md §3.4 (SPA-TLS, SPA-HTTPS)', confidence: 'verified' },
     { text: 'No custom SIP client certificate can be installed on SPA5xx: the registrar must not require one from these phones', source: 'vendors.md §3.4', confidence: 'unverified' },

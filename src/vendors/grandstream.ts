@@ -51,6 +51,7 @@ const descriptor: VendorDescriptor = {
     clock: '`P30` (NTP server)',
     clientCert: '`P280` / `P279` (SIP TLS certificate / private key)',
   },
+  resync: { event: 'resync', source: 'sipsec issue 11 (SPA-style resync); not in the Asterisk sample', confidence: 'unverified' },
   quirks: [
     { text: 'Boot order: binary cfg<mac> first, then cfg<mac>.xml, then cfg<model>.xml and cfg.xml; whether 2011 firmware asks cfg<mac> or cfg<mac>.bin needs a TFTP log, so both are answered', source: 'vendors.md §4.1 (GS-PROV, GS-GXP21)', confidence: 'unverified' },
     { text: 'The legacy binary file has no agreed escaping for & and =; sipsec leaves values it cannot carry verbatim (and all PEM) to the XML file', source: 'vendors.md §4.2 (GS3 vs URL-encoding writers)', confidence: 'unverified' },

@@ -44,6 +44,7 @@ const descriptor: VendorDescriptor = {
     clock: '`device.sntp.serverName`',
     clientCert: 'the factory Polycom device certificate (or --option device_cert=yes)',
   },
+  resync: { event: 'check-sync;reboot=false', rebootEvent: 'check-sync;reboot=true', source: 'Asterisk pjsip_notify.conf.sample [polycom-check-cfg]; reboot parameter per UCS 4+ admin guide', confidence: 'community' },
   quirks: [
     { text: 'The master file lists the config files in CONFIG_FILES; device.* parameters only apply with device.set="1" and their own .set="1"', source: 'vendors.md §6 (WAZO, AST phoneprov, FPBX)', confidence: 'community' },
     { text: 'WAZO maps SRTP disabled/preferred/required to sec.srtp.enable/offer/require = 0/0/0, 1/1/0, 1/1/1', source: 'vendors.md §6 (WAZO base.tpl, PLCM-SRTP)', confidence: 'verified' },

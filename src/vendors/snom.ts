@@ -46,6 +46,7 @@ const descriptor: VendorDescriptor = {
     clock: '`ntp_server`',
     clientCert: 'the built-in Snom device certificate',
   },
+  resync: { event: 'check-sync;reboot=false', rebootEvent: 'check-sync;reboot=true', source: 'Asterisk pjsip_notify.conf.sample [snom-check-cfg], [snom-reboot]', confidence: 'verified' },
   quirks: [
     { text: 'Offers SRTP "optional" as RTP/AVP with a=crypto (often AES_CM_128_HMAC_SHA1_32): the registrar must accept crypto on AVP and the _32 suite', source: 'vendors.md §7 (AST commit 6581cd5404)', confidence: 'verified' },
     { text: 'user_savp values other than mandatory (optional, off) and the meaning of user_auth_tag are unconfirmed', source: 'vendors.md §7 (WAZO base.tpl)', confidence: 'unverified' },

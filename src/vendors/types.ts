@@ -67,6 +67,22 @@ export interface VendorDescriptor {
     clientCert?: string;
   };
   quirks: Quirk[];
+  /**
+   * The unsolicited NOTIFY that makes the device fetch its files again
+   * (`sipsec phone resync`). Absent: the device has no such event; sipsec
+   * sends the generic `check-sync` and reports whatever it answers.
+   */
+  resync?: ResyncSpec;
+}
+
+/** A vendor's resync NOTIFY: the Event header values, with the source of the fact. */
+export interface ResyncSpec {
+  /** Event header value that makes the device re-read its configuration. */
+  event: string;
+  /** Event header value that makes it re-read and reboot; absent when the device has none. */
+  rebootEvent?: string;
+  source: string;
+  confidence: Quirk['confidence'];
 }
 
 export interface RenderedFile {

@@ -52,6 +52,7 @@ const descriptor: VendorDescriptor = {
     clock: '`local_time.ntp_server1`',
     clientCert: '`static.server_certificates.url` (and `static.security.dev_cert`)',
   },
+  resync: { event: 'check-sync;reboot=false', rebootEvent: 'check-sync;reboot=true', source: 'Yealink admin guide (check-sync with reboot parameter), as Snom in the Asterisk sample', confidence: 'community' },
   quirks: [
     { text: 'The first line of every file must be exactly #!version:1.0.0.1', source: 'vendors.md §5.2 (YEA-BOOT)', confidence: 'verified' },
     { text: 'account.N.srtp_encryption values are disputed (0/1/2 = off/optional/compulsory, or off/forced/negotiated): sipsec writes 2 for mandatory and 1 for optional, so either reading never encrypts less than asked', source: 'vendors.md §5.3', confidence: 'unverified' },

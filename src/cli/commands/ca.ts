@@ -10,6 +10,10 @@ import { askText } from '../prompt.js';
 import { keyValues, note, out, printJson } from '../output.js';
 import { readSecretFile } from '../../home/operations.js';
 import type { Config } from '../../home/schema.js';
+import { checkClock, checkNames } from '../../doctor/checks.js';
+import { doctorInput } from '../../doctor/doctor.js';
+import { printFindings } from './doctor.js';
+import { resyncAfterChange } from './resync.js';
 
 function checkUrl(input: string): string {
   let u: URL;
@@ -176,12 +180,17 @@ and refuses to guess when there is none.`,
     .option('--provisioning-url <url>', 'base URL phones fetch their files from')
     .option('--tftp-server <host[:port]>', 'TFTP server for phones that boot over TFTP')
     .option('--ntp <host>', 'NTP server')
+    .option('--resync', 'then tell every registered phone to fetch its files again (needs a running sipsec serve)')
     .option('--json', 'print the resulting settings as JSON')
-    .addHelpText('after', '\nExamples:\n  sipsec ca config --registrar 10.0.1.133:5061 && sipsec provision render\n  sipsec ca config --ntp pool.ntp.org')
-    .action(async (o: { registrar?: string; provisioningUrl?: string; tftpServer?: string; ntp?: string; json?: boolean }, cmd: Command) => {
+    .addHelpText('after', '\nExamples:\n  sipsec ca config --registrar 10.0.1.133:5061 --resync\n  sipsec ca config --ntp pool.ntp.org')
+    .action(async (o: { registrar?: string; provisioningUrl?: string; tftpServer?: string; ntp?: string; resync?: boolean; json?: boolean }, cmd: Command) => {
       const store = await openStore(cmd);
       const patch = configPatch(o);
       const next = Object.keys(patch).length > 0 ? await store.updateConfig(patch) : store.config;
+      // The failures this tool exists to prevent, said at once: a registrar no server certificate names, no clock.
+      const input = await doctorInput(store);
+      printFindings([...checkNames(input), ...checkClock(input)]);
+      if (o.resync) await resyncAfterChange(homeOf(cmd), { all: true }, o.json ?? false);
       if (o.json) return printJson(next);
       out(
         keyValues([

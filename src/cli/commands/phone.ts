@@ -10,6 +10,9 @@ import { revokeCert } from '../../home/operations.js';
 import { isVendorId, loadVendor, vendorIds } from '../../vendors/registry.js';
 import { askChoice, askText, interactive } from '../prompt.js';
 import { afterPhonesChanged } from '../../provision/hooks.js';
+import { checkExposedSecrets, checkNames } from '../../doctor/checks.js';
+import { doctorInput } from '../../doctor/doctor.js';
+import { printFindings } from './doctor.js';
 import { collect, collectOption, openStore, passphraseSource } from '../context.js';
 import { keyValues, note, out, printJson, progress, shortDate, table } from '../output.js';
 
@@ -82,6 +85,9 @@ Examples:
       const valid = await validatePhone(input, { key: store.config.leafKey, days: store.config.leafDays, now: store.clock() });
       await addPhones(store, [valid], passphraseSource(o.passphraseFile as string | undefined));
       const rendered = await afterPhonesChanged(store, [valid.phone.name]);
+      // A secret that will travel in clear, or a registrar name no certificate carries: said now, not at boot.
+      const checks = await doctorInput(store);
+      printFindings([...checkExposedSecrets({ ...checks, phones: [valid.phone] }), ...checkNames(checks)]);
       if (o.json) return printJson({ ...phoneView(store, valid.phone, false), files: rendered.files });
       note(`added ${valid.phone.name} (${valid.phone.vendor}${valid.phone.mac ? `, MAC ${formatMac(valid.phone.mac, 'colon')}` : ''}) as sip:${sipUser(valid.phone)}@${store.config.domain}`);
       for (const line of rendered.lines) note(line);

@@ -52,6 +52,7 @@ export const LAYERS: readonly Layer[] = [
   { folder: 'provision', floor: 'application', what: 'routes, rendering, HTTPS provisioning' },
   { folder: 'serve', floor: 'application', what: '`sipsec serve` wiring' },
   { folder: 'verify', floor: 'application', what: 'verify, probe, demo' },
+  { folder: 'doctor', floor: 'application', what: 'doctor: deployment checks before a phone boots' },
   { folder: 'pbx', floor: 'application', what: 'Asterisk/Kamailio exports' },
   { folder: 'cli', floor: 'application', what: 'commands' },
 ];

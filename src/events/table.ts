@@ -73,6 +73,8 @@ export function codesOf(s: AnySchema): FailureCode[] {
 function fieldsText(shape: Record<string, AnySchema>): string {
   return Object.entries(shape)
     .filter(([k]) => k !== 'time' && k !== 'event' && k !== 'code')
+    // phone and remote are said once above the table; a row names them only where they are required.
+    .filter(([k, v]) => !((k === 'phone' || k === 'remote') && defOf(v).type === 'optional'))
     .map(([k, v]) => `${k}${defOf(v).type === 'optional' ? '?' : ''}: ${typeText(v)}`)
     .join(', ');
 }
@@ -86,7 +88,7 @@ function eventRows(): string[] {
       const label = shapes.length > 1 ? ` (${i + 1}/${shapes.length})` : '';
       const codes = codesOf({ _zod: { def: { type: 'object', shape } } } as unknown as AnySchema);
       const optional = shape.code && defOf(shape.code).type === 'optional';
-      const codeText = codes.length ? `${optional ? '(when failed) ' : ''}${codes.map((c) => `\`${c}\``).join(' ')}` : '';
+      const codeText = codes.length ? `${optional ? '(optional) ' : ''}${codes.map((c) => `\`${c}\``).join(' ')}` : '';
       rows.push(`| \`${name}\`${label} | ${i === 0 ? entry.summary : ''} | ${fieldsText(shape)} | ${codeText} |`);
     });
   }
@@ -111,7 +113,7 @@ export function eventsTable(): string {
   });
   return [
     TABLE_BEGIN,
-    'Every event also has `time` (ISO 8601) and `event`; `phone` and `remote` (`ip:port`) where known. `?` marks an optional field.',
+    'Every event has `time` (ISO 8601) and `event`, and `phone` and `remote` (`ip:port`) where known; a row names them where they are always there. `?` marks an optional field.',
     '',
     '| event | what | fields | codes |',
     '|---|---|---|---|',

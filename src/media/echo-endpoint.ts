@@ -74,7 +74,7 @@ export function rejectCode(answer: Extract<AnswerResult, { ok: false }>, policy:
       return 'sdp.no_common_codec';
     case 306: {
       if (s.offeredCrypto.length === 0) return 'sdes.no_crypto';
-      // Lines refused only for their key lifetime: a usable, accepted suite carrying one.
+      // A line the policy refused for its key lifetime alone: usable, an accepted suite, carrying one.
       const accept = policy.acceptSuites;
       const lifetimeOnly = policy.acceptLifetime === false && s.offeredCrypto.some((l) => l.usable && l.canonical !== undefined && (!accept || accept.includes(l.canonical)) && l.keys.some((k) => k.lifetime));
       return lifetimeOnly ? 'sdes.lifetime_refused' : 'sdes.no_acceptable_suite';

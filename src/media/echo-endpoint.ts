@@ -1,9 +1,9 @@
-import { answerOffer, type StreamNegotiation } from '../sdp/answer.js';
+import { answerOffer, type AnswerResult, type StreamNegotiation } from '../sdp/answer.js';
 import type { KeyMaterial } from '../sdp/key-material.js';
 import type { AnswerPolicy, SrtpMode } from '../sdp/policy.js';
 import { reportNegotiation } from '../sdp/report.js';
 import type { LocalCall, LocalEndpoint } from '../sip/registrar/local-endpoint.js';
-import type { EventInput } from '../serve/events.js';
+import type { EventInput, ServeEventOf } from '../events/index.js';
 import type { SrtpMasterKey, SuiteName } from '../srtp/index.js';
 import { EchoSession, type EchoReport, type EchoSrtp } from './echo.js';
 import type { PortPool } from './ports.js';
@@ -58,10 +58,54 @@ function offeredLines(n: StreamNegotiation | undefined): string[] {
   return (n?.offeredCrypto ?? []).map((c) => `${c.tagText} ${c.suite}${c.acceptable ? '' : ` (refused: ${c.refusal ?? c.reason ?? 'not acceptable'})`}`);
 }
 
-export function endFields(r: EchoReport): Record<string, unknown> {
+type CallRejectCode = ServeEventOf<'call.reject'>['code'];
+type CallEndCode = NonNullable<Extract<ServeEventOf<'call.end'>, { suite: unknown }>['code']>;
+
+/**
+ * Why the echo refused an offer, from the negotiation's structure (the
+ * Warning code RFC 3261 §20.43 gives each rejected stream, and the offered
+ * lines), never from its text.
+ */
+export function rejectCode(answer: Extract<AnswerResult, { ok: false }>, policy: AnswerPolicy): CallRejectCode {
+  if (answer.status === 400) return 'sdp.malformed';
+  const s = answer.streams.find((x) => x.media === 'audio' && x.warning);
+  if (!s?.warning) return 'sdp.no_audio';
+  switch (s.warning.code) {
+    case 304:
+      return 'sdp.no_audio';
+    case 305:
+      return 'sdp.no_common_codec';
+    case 306: {
+      if (s.offeredCrypto.length === 0) return 'sdes.no_crypto';
+      // A line the policy refused for its key lifetime alone: usable, an accepted suite, carrying one.
+      const accept = policy.acceptSuites;
+      const lifetimeOnly = policy.acceptLifetime === false && s.offeredCrypto.some((l) => l.usable && l.canonical !== undefined && (!accept || accept.includes(l.canonical)) && l.keys.some((k) => k.lifetime));
+      return lifetimeOnly ? 'sdes.lifetime_refused' : 'sdes.no_acceptable_suite';
+    }
+    default: {
+      // 302, incompatible transport: plain RTP to a phone held to SRTP, SAVP to one held off, or DTLS/other.
+      const proto = s.proto.toUpperCase();
+      if (policy.srtp === 'off' && proto.startsWith('RTP/SAVP')) return 'srtp.offered_while_off';
+      if (policy.srtp !== 'off' && (proto === 'RTP/AVP' || proto === 'RTP/AVPF') && s.offeredCrypto.length === 0) return 'srtp.plain_rtp_offered';
+      return 'sdp.unsupported_transport';
+    }
+  }
+}
+
+/** A call verify must not pass, in the order verify judges them: no SRTP, SRTP never authenticated, one-way audio. */
+export function endCode(r: EchoReport): CallEndCode | undefined {
+  if (r.suite === null) return 'srtp.plain_rtp';
+  if (r.packetsIn === 0 && r.authFailures > 0) return 'srtp.auth_failures';
+  if (r.oneWayAudio) return 'media.one_way_audio';
+  return undefined;
+}
+
+export function endFields(r: EchoReport) {
   const { phoneStream, ...rest } = r;
+  const code = endCode(r);
   return {
     ...rest,
+    ...(code ? { code } : {}),
     payloadTypes: phoneStream.payloadTypes,
     lost: phoneStream.lost,
     gaps: phoneStream.gaps,
@@ -92,7 +136,7 @@ export function createEchoEndpoint(o: EchoEndpointOptions): EchoEndpoint {
       if (offer.trim() === '') {
         const warning = '399 sipsec "the echo needs an SDP offer in the INVITE"';
         call.reject(488, { headers: [['Warning', warning]] });
-        o.emit({ event: 'call.reject', ...base, status: 488, warning });
+        o.emit({ event: 'call.reject', ...base, status: 488, warning, code: 'sdp.no_offer' });
         return;
       }
       const sockets = await o.pool.open(o.bind, false);
@@ -103,7 +147,19 @@ export function createEchoEndpoint(o: EchoEndpointOptions): EchoEndpoint {
         sockets.rtcp?.close();
         o.pool.release(sockets.port);
         call.reject(answer.status, { headers: [['Warning', answer.warning]] });
-        o.emit({ event: 'call.reject', ...base, status: answer.status, warning: answer.warning, reason: answer.error, offered: offeredLines(answer.streams[0]), policy: policy.srtp });
+        const offered = answer.streams[0]?.offeredCrypto ?? [];
+        o.emit({
+          event: 'call.reject',
+          ...base,
+          status: answer.status,
+          warning: answer.warning,
+          reason: answer.error,
+          offered: offeredLines(answer.streams[0]),
+          offeredSuites: offered.map((c) => c.suite),
+          ...(o.acceptSuites ? { acceptSuites: [...o.acceptSuites] } : {}),
+          policy: policy.srtp,
+          code: rejectCode(answer, policy),
+        });
         return;
       }
       const n = answer.negotiation;
@@ -134,7 +190,7 @@ export function createEchoEndpoint(o: EchoEndpointOptions): EchoEndpoint {
         suite: n.chosen?.canonical ?? null,
         codec: n.codec ? `${n.codec.encoding}/${'clockRate' in n.codec ? (n.codec.clockRate ?? '') : ''}` : undefined,
         localPort: session.localPort,
-        negotiation: reportNegotiation(n),
+        negotiation: { ...reportNegotiation(n) },
         tlsVersion: call.caller.tlsVersion,
         cipher: call.caller.cipher,
       });

@@ -1,4 +1,5 @@
 import { plainIp, type AllowList } from '../core/net.js';
+import type { FailureCode } from '../events/index.js';
 import type { Route } from './routes.js';
 import type { Transport } from '../vendors/types.js';
 
@@ -22,9 +23,15 @@ export interface AccessRequest {
   now: number;
 }
 
+/** Why the policy refused a request (failure codes, src/events/codes.ts). */
+export type AccessRefusal = Extract<
+  FailureCode,
+  'provision.not_allowed' | 'provision.wrong_protocol' | 'provision.auth_required' | 'provision.other_phone' | 'provision.wrong_address' | 'provision.key_cleartext_refused' | 'provision.key_window_closed'
+>;
+
 export type AccessDecision =
   | { ok: true; warning?: string }
-  | { ok: false; reason: string; /** The client could succeed by authenticating. */ needsAuth?: boolean; /** Answer as if the file did not exist. */ hide?: boolean };
+  | { ok: false; code: AccessRefusal; reason: string; /** The client could succeed by authenticating. */ needsAuth?: boolean; /** Answer as if the file did not exist. */ hide?: boolean };
 
 export interface AccessPolicyOptions {
   allow: AllowList;
@@ -36,23 +43,23 @@ export interface AccessPolicyOptions {
 }
 
 export function decide(route: Route, req: AccessRequest, o: AccessPolicyOptions): AccessDecision {
-  if (!o.allow.allows(req.remoteIp)) return { ok: false, reason: `${plainIp(req.remoteIp)} is not in the allow-list` };
-  if (!route.transports.includes(req.protocol)) return { ok: false, reason: `${route.vendor} files are not served over ${req.protocol}`, hide: true };
+  if (!o.allow.allows(req.remoteIp)) return { ok: false, code: 'provision.not_allowed', reason: `${plainIp(req.remoteIp)} is not in the allow-list` };
+  if (!route.transports.includes(req.protocol)) return { ok: false, code: 'provision.wrong_protocol', reason: `${route.vendor} files are not served over ${req.protocol}`, hide: true };
   if (route.phone === undefined) return { ok: true };
   if (req.protocol === 'https') {
-    if (req.phone === undefined) return { ok: false, reason: 'authentication required', needsAuth: true };
-    if (req.phone !== route.phone) return { ok: false, reason: `${req.phone} asked for a file of ${route.phone}`, hide: true };
+    if (req.phone === undefined) return { ok: false, code: 'provision.auth_required', reason: 'authentication required', needsAuth: true };
+    if (req.phone !== route.phone) return { ok: false, code: 'provision.other_phone', reason: `${req.phone} asked for a file of ${route.phone}`, hide: true };
     return { ok: true };
   }
   const ips = o.phoneIps(route.phone).map(plainIp);
   if (req.phone !== route.phone && ips.length > 0 && !ips.includes(plainIp(req.remoteIp))) {
-    return { ok: false, reason: `only served to ${route.phone}'s address${ips.length > 1 ? 'es' : ''} ${ips.join(', ')}` };
+    return { ok: false, code: 'provision.wrong_address', reason: `only served to ${route.phone}'s address${ips.length > 1 ? 'es' : ''} ${ips.join(', ')}` };
   }
   if (!route.holdsKey) return { ok: true };
-  if (o.keyWindowMs === 0) return { ok: false, reason: 'private keys are never served over cleartext here (--key-window 0); use HTTPS' };
+  if (o.keyWindowMs === 0) return { ok: false, code: 'provision.key_cleartext_refused', reason: 'private keys are never served over cleartext here (--key-window 0); use HTTPS' };
   const opened = o.windowOpenedAt(route.phone);
   if (req.now - opened > o.keyWindowMs) {
-    return { ok: false, reason: `the key window closed ${Math.round((req.now - opened - o.keyWindowMs) / 60000)} min ago; restart serve or use HTTPS` };
+    return { ok: false, code: 'provision.key_window_closed', reason: `the key window closed ${Math.round((req.now - opened - o.keyWindowMs) / 60000)} min ago; restart serve or use HTTPS` };
   }
   return { ok: true, warning: `private key of ${route.phone} sent in clear over ${req.protocol}` };
 }

@@ -7,7 +7,8 @@ import { SipsecError, errnoCode } from '../core/errors.js';
 import { plainIp, remoteString } from '../core/net.js';
 import { DigestAuthenticator } from '../auth/authenticator.js';
 import { SipHeaders } from '../sip/message/message.js';
-import type { EventBus } from '../serve/events.js';
+import type { EventSink, ServeEventOf } from '../events/index.js';
+import { handshakeFailureCode } from '../core/tls-failure.js';
 import { decide, type AccessPolicyOptions } from './access.js';
 import type { RouteTable } from './routes.js';
 
@@ -34,7 +35,7 @@ export interface HttpProvisionOptions {
   phoneOfSerial: (serialHex: string) => string | undefined;
   /** `required`: phone files over HTTPS need the phone's client certificate, credentials alone do not do. */
   clientCert: 'required' | 'optional';
-  bus: EventBus;
+  bus: EventSink;
   now?: () => number;
 }
 
@@ -72,6 +73,8 @@ export function cleanPath(rawUrl: string, basePath: string): { path: string } | 
   return { path: decoded.slice(base.length) };
 }
 
+type DeniedCode = ServeEventOf<'provision.denied'>['code'];
+
 export async function startHttpProvisioning(o: HttpProvisionOptions): Promise<HttpProvisionServer> {
   const now = o.now ?? Date.now;
   const digest = new DigestAuthenticator({ realm: REALM, algorithms: ['SHA-256', 'MD5'] });
@@ -80,16 +83,16 @@ export async function startHttpProvisioning(o: HttpProvisionOptions): Promise<Ht
     const remoteIp = plainIp(req.socket.remoteAddress ?? '');
     const remote = remoteString(req.socket.remoteAddress, req.socket.remotePort);
     const protocol = o.kind;
-    const deny = (status: number, reason: string, file?: string, phone?: string, headers: Record<string, string | string[]> = {}) => {
+    const deny = (status: number, code: DeniedCode, reason: string, file?: string, phone?: string, headers: Record<string, string | string[]> = {}) => {
       res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...headers });
       res.end(req.method === 'HEAD' ? undefined : `${status} ${http.STATUS_CODES[status] ?? ''}\n`);
-      o.bus.emit({ event: 'provision.denied', phone, remote, protocol, file, status, reason, ms: Math.round(performance.now() - started) });
+      o.bus.emit({ event: 'provision.denied', phone, remote, protocol, file, status, reason, ms: Math.round(performance.now() - started), code });
     };
-    if (req.method !== 'GET' && req.method !== 'HEAD') return deny(405, `method ${String(req.method).slice(0, 16)} not allowed`, undefined, undefined, { Allow: 'GET, HEAD' });
+    if (req.method !== 'GET' && req.method !== 'HEAD') return deny(405, 'provision.method_not_allowed', `method ${String(req.method).slice(0, 16)} not allowed`, undefined, undefined, { Allow: 'GET, HEAD' });
     const cleaned = cleanPath(req.url ?? '', new URL(`http://x${o.basePath.startsWith('/') ? o.basePath : `/${o.basePath}`}`).pathname);
-    if ('error' in cleaned) return deny(400, cleaned.error);
+    if ('error' in cleaned) return deny(400, 'provision.bad_path', cleaned.error);
     const route = o.table().lookup(cleaned.path);
-    if (!route) return deny(404, 'no such route', cleaned.path);
+    if (!route) return deny(404, 'provision.not_found', 'no such route', cleaned.path);
 
     // Who is asking: a client certificate sipsec issued to a phone, or credentials.
     let phone: string | undefined;
@@ -130,12 +133,12 @@ export async function startHttpProvisioning(o: HttpProvisionOptions): Promise<Ht
     const decision = decide(route, { protocol, remoteIp, phone, now: now() }, o.policy);
     if (!decision.ok) {
       if (decision.needsAuth) {
-        if (o.kind === 'https' && o.clientCert === 'required') return deny(403, 'this phone must present its client certificate', route.path, route.phone);
+        if (o.kind === 'https' && o.clientCert === 'required') return deny(403, 'provision.cert_required', 'this phone must present its client certificate', route.path, route.phone);
         const challenges = digest.challenge(false, remoteIp).map(([, v]) => v);
         if (o.kind === 'https') challenges.push(`Basic realm="${REALM}", charset="UTF-8"`);
-        return deny(401, authz ? 'wrong credentials' : decision.reason, route.path, route.phone, { 'WWW-Authenticate': challenges });
+        return deny(401, authz ? 'provision.wrong_credentials' : decision.code, authz ? 'wrong credentials' : decision.reason, route.path, route.phone, { 'WWW-Authenticate': challenges });
       }
-      return deny(decision.hide ? 404 : 403, decision.reason, route.path, route.phone);
+      return deny(decision.hide ? 404 : 403, decision.code, decision.reason, route.path, route.phone);
     }
     res.writeHead(200, { 'Content-Type': route.contentType, 'Content-Length': String(route.content.length), 'Cache-Control': 'no-store' });
     res.end(req.method === 'HEAD' ? undefined : route.content);
@@ -175,13 +178,13 @@ export async function startHttpProvisioning(o: HttpProvisionOptions): Promise<Ht
       : http.createServer(common, handler);
   server.on('clientError', (err, duplex) => {
     const socket = duplex as Socket;
-    o.bus.emit({ event: 'provision.denied', protocol: o.kind, remote: remoteString(socket.remoteAddress, socket.remotePort), status: 400, reason: `malformed request: ${(err as Error).message.slice(0, 80)}` });
+    o.bus.emit({ event: 'provision.denied', protocol: o.kind, remote: remoteString(socket.remoteAddress, socket.remotePort), status: 400, reason: `malformed request: ${(err as Error).message.slice(0, 80)}`, code: 'provision.malformed_request' });
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     else socket.destroy();
   });
   if (o.kind === 'https') {
     server.on('tlsClientError', (err, socket) => {
-      o.bus.emit({ event: 'tls.handshake', protocol: 'https', remote: remoteString(socket.remoteAddress, socket.remotePort), ok: false, error: err.message.slice(0, 160) });
+      o.bus.emit({ event: 'tls.handshake', protocol: 'https', remote: remoteString(socket.remoteAddress, socket.remotePort), ok: false, error: err.message.slice(0, 160), code: handshakeFailureCode(err) });
     });
   }
   await new Promise<void>((resolve, reject) => {

@@ -1,42 +1,47 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { EventEmitter } from 'node:events';
+import { validateEvent, type EventInput, type EventSink, type ServeEvent } from '../events/index.js';
+
+export type { EventInput, ServeEvent } from '../events/index.js';
 
 /**
  * The serve event stream: one plain object per thing that happened, with a
  * stable dotted `event` name (`provision.fetch`, `provision.denied`,
- * `tls.handshake`, `register.ok`, `call.end`, ...). The console, the log
- * file, `sipsec status` and `sipsec verify` all read this one stream.
+ * `tls.handshake`, `register.ok`, `call.end`, ...), typed by the catalog
+ * in src/events. The console, the log file, `sipsec status` and
+ * `sipsec verify` all read this one stream.
  */
-export interface ServeEvent {
-  time: string;
-  event: string;
-  phone?: string | undefined;
-  remote?: string | undefined;
-  [field: string]: unknown;
+export interface EventBusOptions {
+  keep?: number;
+  now?: () => Date;
+  /**
+   * Check every event against the catalog and report violations here
+   * (tests set it: a misspelt field or a missing code fails them). Off in
+   * production: the emitters are typed, and a check costs on every event.
+   */
+  onInvalid?: (ev: ServeEvent, error: string) => void;
 }
 
-export interface EventInput {
-  event: string;
-  time?: string;
-  phone?: string | undefined;
-  remote?: string | undefined;
-  [field: string]: unknown;
-}
-
-export class EventBus {
+export class EventBus implements EventSink {
   private readonly emitter = new EventEmitter();
   private readonly recent: ServeEvent[] = [];
   private readonly keep: number;
   private readonly now: () => Date;
+  private readonly onInvalid: EventBusOptions['onInvalid'];
 
-  constructor(opts: { keep?: number; now?: () => Date } = {}) {
+  constructor(opts: EventBusOptions = {}) {
     this.keep = opts.keep ?? 2000;
     this.now = opts.now ?? (() => new Date());
+    this.onInvalid = opts.onInvalid;
     this.emitter.setMaxListeners(0);
   }
 
   emit(input: EventInput): ServeEvent {
-    const ev: ServeEvent = { ...input, time: input.time ?? this.now().toISOString() };
+    const ev = { ...input, time: input.time ?? this.now().toISOString() } as ServeEvent;
+    if (this.onInvalid) {
+      const r = validateEvent(ev);
+      if (!r.ok) this.onInvalid(ev, r.error);
+    }
     this.recent.push(ev);
     if (this.recent.length > this.keep) this.recent.splice(0, this.recent.length - this.keep);
     this.emitter.emit('event', ev);
@@ -87,7 +92,8 @@ export function formatEventLine(ev: ServeEvent): string {
   const time = ev.time.slice(11, 23);
   const parts = [time, ev.event.padEnd(18), (ev.phone ?? '-').padEnd(12), (ev.remote ?? '').padEnd(21)];
   const extra: string[] = [];
-  for (const k of TEXT_FIELDS) if (ev[k] !== undefined) extra.push(`${k}=${String(ev[k])}`);
+  const fields: Readonly<Record<string, unknown>> = ev;
+  for (const k of TEXT_FIELDS) if (fields[k] !== undefined) extra.push(`${k}=${String(fields[k])}`);
   for (const [k, v] of Object.entries(ev)) {
     if (['time', 'event', 'phone', 'remote', ...TEXT_FIELDS].includes(k) || v === undefined) continue;
     extra.push(`${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`);

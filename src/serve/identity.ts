@@ -28,6 +28,8 @@ import type { Phone } from '../home/schema.js';
 import type { CaStore } from '../home/store.js';
 import { loadAllVendors } from '../vendors/registry.js';
 import { describeCertError } from '../sip/transport/tls.js';
+import { certFailureCode } from '../core/tls-failure.js';
+import type { CertFailureCode } from '../events/index.js';
 import { unescapeBinary, type SipUri } from '../sip/message/uri.js';
 import type { ClientCertMode, IdentityResolver } from '../sip/registrar/identity.js';
 
@@ -37,6 +39,8 @@ export interface CertJudgement {
   serial: string | undefined;
   subject: string | undefined;
   error: string | undefined;
+  /** `error` as a failure code. */
+  code?: CertFailureCode | undefined;
   phone: string | undefined;
 }
 
@@ -126,17 +130,17 @@ export class Identities implements IdentityResolver {
    * --org) fails as UNABLE_TO_GET_CRL or a signature error, which would
    * mislead. Checking the signature against our CA key says what it is.
    */
-  #explain(cert: PeerCertificate, code: string): string {
+  #explain(cert: PeerCertificate, code: string): { error: string; code: CertFailureCode } {
     if (this.#ca && code !== 'CERT_REVOKED' && code !== 'CERT_HAS_EXPIRED' && code !== 'CERT_NOT_YET_VALID' && cert.raw) {
       try {
         if (!new X509Certificate(cert.raw).verify(this.#ca.publicKey)) {
-          return `the certificate was not issued by this CA (issuer "${String(cert.issuer?.CN ?? '?').slice(0, 60)}": the signature does not verify with the sipsec CA key) (${code})`;
+          return { error: `the certificate was not issued by this CA (issuer "${String(cert.issuer?.CN ?? '?').slice(0, 60)}": the signature does not verify with the sipsec CA key) (${code})`, code: 'tls.cert_foreign' };
         }
       } catch {
         // an unparsable certificate: OpenSSL's reason stands
       }
     }
-    return describeCertError(code);
+    return { error: describeCertError(code), code: certFailureCode(code) };
   }
 
   /** The transport's question: whose certificate is this, and is it acceptable? */
@@ -144,15 +148,15 @@ export class Identities implements IdentityResolver {
     if (!cert) return { serial: undefined, subject: undefined, error: undefined, phone: undefined };
     const raw = String(cert.serialNumber ?? '').toLowerCase();
     const subject = subjectText(cert);
-    if (authorizationError) return { serial: raw || undefined, subject, error: this.#explain(cert, authorizationError), phone: undefined };
+    if (authorizationError) return { serial: raw || undefined, subject, ...this.#explain(cert, authorizationError), phone: undefined };
     const entry = this.#store.bySerial(raw);
     const serial = entry?.serial ?? (raw || undefined);
-    const refuse = (error: string): CertJudgement => ({ serial, subject, error, phone: undefined });
-    if (!entry) return refuse(`serial ${raw} is not in this CA's index`);
-    if (entry.status === 'revoked') return refuse(`the certificate of ${entry.name} is revoked (CA index)`);
-    if (entry.kind !== 'phone') return refuse(`a ${entry.kind} certificate (${entry.name}), not a phone's`);
-    if (this.#store.current(entry.name)?.serial !== entry.serial) return refuse(`a superseded certificate of ${entry.name} (it was renewed)`);
-    if (!this.#byName.has(entry.name)) return refuse(`${entry.name} is no longer a phone of this CA`);
+    const refuse = (code: CertFailureCode, error: string): CertJudgement => ({ serial, subject, error, code, phone: undefined });
+    if (!entry) return refuse('tls.cert_not_in_index', `serial ${raw} is not in this CA's index`);
+    if (entry.status === 'revoked') return refuse('tls.cert_revoked', `the certificate of ${entry.name} is revoked (CA index)`);
+    if (entry.kind !== 'phone') return refuse('tls.cert_not_phone', `a ${entry.kind} certificate (${entry.name}), not a phone's`);
+    if (this.#store.current(entry.name)?.serial !== entry.serial) return refuse('tls.cert_superseded', `a superseded certificate of ${entry.name} (it was renewed)`);
+    if (!this.#byName.has(entry.name)) return refuse('tls.cert_phone_removed', `${entry.name} is no longer a phone of this CA`);
     return { serial, subject, error: undefined, phone: entry.name };
   }
 }

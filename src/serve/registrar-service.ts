@@ -17,7 +17,8 @@ import type { LockoutOptions } from '../auth/lockout.js';
 import type { RegistrarOptions } from '../sip/registrar/bindings.js';
 import { SipServer, type AuthMode } from '../sip/registrar/server.js';
 import { startDiagnostics, type DiagnosticListeners } from '../sip/transport/diagnostic.js';
-import { TlsTransport, type TlsMin } from '../sip/transport/tls.js';
+import { TlsTransport, type HandshakeReport, type TlsMin } from '../sip/transport/tls.js';
+import type { EventInput } from '../events/index.js';
 import { loadAllVendors } from '../vendors/registry.js';
 import { ResyncRequestSchema, resyncPhones } from './resync.js';
 
@@ -72,6 +73,13 @@ function securityLog(file: string): { write(line: string): void; close(): Promis
   };
 }
 
+/** A transport's handshake report as a catalog event (a failure always has its code). */
+function handshakeEvent(r: HandshakeReport): EventInput {
+  const { ok, error, code, ...rest } = r;
+  if (ok) return { event: 'tls.handshake', protocol: 'sip', ...rest, ok: true };
+  return { event: 'tls.handshake', protocol: 'sip', ...rest, ok: false, error: error ?? 'handshake failed', code: code ?? 'tls.handshake_failed' };
+}
+
 export async function startRegistrar(rt: ServeRuntime, o: RegistrarServiceOptions): Promise<RegistrarService> {
   const store = rt.store;
   const clientCert = o.clientCert ?? 'vendor';
@@ -104,10 +112,10 @@ export async function startRegistrar(rt: ServeRuntime, o: RegistrarServiceOption
     ...(o.midMessageTimeoutMs !== undefined ? { midMessageTimeoutMs: o.midMessageTimeoutMs } : {}),
     allows: (ip) => rt.allow.allows(ip),
     judge: (cert, authError) => identities.judge(cert, authError),
-    onHandshake: (r) => rt.bus.emit({ event: 'tls.handshake', protocol: 'sip', ...r }),
+    onHandshake: (r) => rt.bus.emit(handshakeEvent(r)),
     onFlowOpened: (flow) => server.flowOpened(flow),
     onMessage: (result, flow) => server.handle(result, flow),
-    onRefused: (remote, why) => rt.bus.emit({ event: 'sip.reject', remote, transport: 'tls', what: 'connection', why, status: 'dropped' }),
+    onRefused: (remote, why, code) => rt.bus.emit({ event: 'sip.reject', remote, transport: 'tls', what: 'connection', why, status: 'dropped', code }),
   });
   const port = await transport.listen();
   server.port = port;
@@ -124,10 +132,10 @@ export async function startRegistrar(rt: ServeRuntime, o: RegistrarServiceOption
       warnAgent,
       allows: (ip) => rt.allow.allows(ip),
       guessPhone: (user, ip) => (user !== undefined ? identities.byUser(user)?.name : undefined) ?? store.index.phones.find((p) => p.ips.includes(ip))?.name,
-      report: (ev) => rt.bus.emit({ event: 'sip.reject', ...ev }),
+      report: (ev) => rt.bus.emit({ event: 'sip.reject', ...ev, code: ev.transport === 'udp' ? 'sip.udp_not_tls' : 'sip.tcp_not_tls' }),
     });
     if (diag.problems.length > 0) {
-      rt.bus.emit({ event: 'serve.notice', note: `diagnostic plain-SIP listener not started (${diag.problems.join('; ')}): phones that ignore their TLS settings will not be reported` });
+      rt.bus.emit({ event: 'serve.notice', note: `diagnostic plain-SIP listener not started (${diag.problems.join('; ')}): phones that ignore their TLS settings will not be reported`, code: 'sip.diagnostic_unavailable' });
     }
   }
   rt.bus.emit({
@@ -150,7 +158,8 @@ export async function startRegistrar(rt: ServeRuntime, o: RegistrarServiceOption
       const valid = entry && entry.status === 'valid' && store.current(entry.name)?.serial === entry.serial && identities.phone(entry.name) !== undefined;
       if (valid) continue;
       const why = entry?.status === 'revoked' ? `certificate ${serial} of ${entry.name} was revoked` : `certificate ${serial} is no longer a phone's current certificate`;
-      rt.bus.emit({ event: 'sip.reject', remote: flow.remote, phone: flow.phone, transport: 'tls', what: 'connection', why: `${why}: connection closed`, status: 'dropped' });
+      const code = !entry ? 'tls.cert_not_in_index' : entry.status === 'revoked' ? 'tls.cert_revoked' : identities.phone(entry.name) === undefined ? 'tls.cert_phone_removed' : 'tls.cert_superseded';
+      rt.bus.emit({ event: 'sip.reject', remote: flow.remote, phone: flow.phone, transport: 'tls', what: 'connection', why: `${why}: connection closed`, status: 'dropped', code });
       flow.close(why);
     }
   };

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { SipServer } from '../sip/registrar/server.js';
 import { sendNotify } from '../sip/registrar/notify.js';
 import type { VendorDescriptor } from '../vendors/types.js';
-import type { EventInput } from './events.js';
+import type { EventInput } from '../events/index.js';
 
 /**
  * `sipsec phone resync`: tell registered phones to fetch their files
@@ -60,18 +60,27 @@ export async function resyncPhones(deps: ResyncDeps, req: ResyncRequest): Promis
       const bindings = deps.server.registrar.lookup(deps.server.identities.aorOf(phone)).filter((b) => b.source.flow.open);
       if (bindings.length === 0) {
         const r: ResyncResult = { phone: name, vendor: phone.vendor, event, status: 'not-registered', reason: 'not registered: it resyncs at its next boot or periodic check', contacts: 0, note };
-        deps.emit({ event: 'phone.resync', phone: name, notifyEvent: event, status: r.status, reason: r.reason });
+        deps.emit({ event: 'phone.resync', phone: name, notifyEvent: event, status: 'not-registered', reason: r.reason, code: 'resync.not_registered' });
         return r;
       }
       const outcomes = await Promise.all(bindings.map((b) => sendNotify(deps.server, b, { event, from, ...(req.timeoutMs ? { timeoutMs: req.timeoutMs } : {}) })));
       for (const o of outcomes) {
-        deps.emit({ event: 'phone.resync', phone: name, remote: o.remote, notifyEvent: event, contact: o.contact, status: o.status, reason: o.reason });
+        const code = failureOf(o.status);
+        deps.emit({ event: 'phone.resync', phone: name, remote: o.remote, notifyEvent: event, contact: o.contact, status: o.status, reason: o.reason, ...(code ? { code } : {}) });
       }
       // The best answer speaks for the phone: one accepting contact is enough.
       const best = [...outcomes].sort((a, b) => rank(a.status) - rank(b.status))[0]!;
       return { phone: name, vendor: phone.vendor, event, status: best.status, reason: best.reason, contacts: outcomes.length, note };
     }),
   );
+}
+
+/** 408 and 503 are what sendNotify reports for no answer and a closed flow. */
+function failureOf(status: number): 'resync.refused' | 'resync.no_answer' | 'resync.connection_closed' | undefined {
+  if (status >= 200 && status < 300) return undefined;
+  if (status === 408) return 'resync.no_answer';
+  if (status === 503) return 'resync.connection_closed';
+  return 'resync.refused';
 }
 
 function rank(status: number): number {

@@ -7,7 +7,8 @@ import { buildRoutes, makeTable, type Route, type RouteTable } from '../provisio
 import { decide, type AccessPolicyOptions } from '../provision/access.js';
 import { startHttpProvisioning, type HttpProvisionServer } from '../provision/http.js';
 import { createTftpServer, type TftpEvent, type TftpServer } from '../provision/tftp/index.js';
-import { EventBus, EventLog, type EventInput, type ServeEvent } from './events.js';
+import { EventBus, EventLog, type EventBusOptions } from './events.js';
+import { isFailureCode, type EventInput, type ServeEvent, type ServeEventOf } from '../events/index.js';
 import { startControl } from './control.js';
 import { chooseServerCert, type ServeTls } from './server-cert.js';
 
@@ -82,20 +83,46 @@ async function firmwareRoutes(dir: string): Promise<Route[]> {
   return routes;
 }
 
+type DeniedCode = ServeEventOf<'provision.denied'>['code'];
+type FetchCode = NonNullable<ServeEventOf<'provision.fetch'>['code']>;
+
+/** The access policy's code for a refused TFTP lookup (passed through the transfer's meta). */
+function policyCode(meta: Record<string, unknown> | undefined): DeniedCode | undefined {
+  const c = meta?.code;
+  return isFailureCode(c) && c.startsWith('provision.') ? (c as DeniedCode) : undefined;
+}
+
 function tftpToServeEvent(ev: TftpEvent): EventInput {
-  if (ev.event === 'tftp.bad-packet') return { event: 'provision.denied', protocol: 'tftp', remote: ev.remote, reason: ev.reason, bytes: ev.length };
+  if (ev.event === 'tftp.bad-packet') return { event: 'provision.denied', protocol: 'tftp', remote: ev.remote, reason: ev.reason, bytes: ev.length, code: ev.code };
   if (ev.event === 'tftp.suppressed') return { event: 'provision.suppressed', protocol: 'tftp', count: ev.count, by: ev.by };
   const phone = typeof ev.meta?.phone === 'string' ? ev.meta.phone : undefined;
-  const base = { phone, remote: ev.remote, protocol: 'tftp', file: ev.file, bytes: ev.bytes, ms: ev.ms, blksize: ev.blksize, windowsize: ev.windowsize, retransmits: ev.retransmits };
+  const base = { phone, remote: ev.remote, protocol: 'tftp', file: ev.file, bytes: ev.bytes, ms: ev.ms, blksize: ev.blksize, windowsize: ev.windowsize, retransmits: ev.retransmits } as const;
   if (ev.result === 'ok' || ev.result === 'timeout' || ev.result === 'aborted' || ev.result === 'error') {
-    return { event: 'provision.fetch', ...base, result: ev.result, ...(ev.reason ? { reason: ev.reason } : {}), ...(ev.meta?.holdsKey ? { holdsKey: true } : {}), ...(typeof ev.meta?.warning === 'string' ? { warning: ev.meta.warning } : {}) };
+    const code = ev.result === 'ok' ? undefined : (ev.code as FetchCode | undefined) ?? 'tftp.error';
+    return { event: 'provision.fetch', ...base, result: ev.result, ...(ev.reason ? { reason: ev.reason } : {}), ...(ev.meta?.holdsKey ? { holdsKey: true } : {}), ...(typeof ev.meta?.warning === 'string' ? { warning: ev.meta.warning } : {}), ...(code ? { code } : {}) };
   }
-  return { event: 'provision.denied', ...base, result: ev.result, reason: ev.reason ?? ev.result };
+  const code = policyCode(ev.meta) ?? (ev.code as DeniedCode | undefined) ?? 'tftp.denied';
+  return { event: 'provision.denied', ...base, result: ev.result, reason: ev.reason ?? ev.result, code };
+}
+
+/**
+ * The tests run the CLI with SIPSEC_STRICT_EVENTS=1 (test/helpers/cli.ts):
+ * an event that breaks the catalog (src/events) is said on stderr and the
+ * command ends with exit code 70, so a serve or demo test cannot pass with it.
+ */
+function strictEvents(): EventBusOptions {
+  if (process.env.SIPSEC_STRICT_EVENTS !== '1') return {};
+  return {
+    onInvalid: (_ev, error) => {
+      process.exitCode = 70;
+      process.stderr.write(`sipsec: an event breaks the catalog (src/events): ${error}\n`);
+    },
+  };
 }
 
 export async function startServe(o: ServeOptions): Promise<RunningServe> {
   const store = o.store;
-  const bus = new EventBus();
+  const bus = new EventBus(strictEvents());
   const log = new EventLog(store.paths.serveLog);
   const offLog = bus.on((ev) => log.write(ev));
   const offConsole = o.onEvent ? bus.on(o.onEvent) : () => undefined;
@@ -141,10 +168,10 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
         port: o.tftpPort,
         lookup: (name, remote) => {
           const route = table.lookup(name);
-          if (!route) return { ok: false, code: 1, message: 'File not found' };
+          if (!route) return { ok: false, code: 1, message: 'File not found', meta: { code: 'provision.not_found' } };
           const d = decide(route, { protocol: 'tftp', remoteIp: remote.address, now: Date.now() }, policy);
           const meta = { phone: route.phone, route: route.path, holdsKey: route.holdsKey, ...(d.ok && d.warning ? { warning: d.warning } : {}) };
-          if (!d.ok) return d.hide ? { ok: false, code: 1, message: 'File not found', meta: { ...meta, reason: d.reason } } : { ok: false, code: 2, message: d.reason.slice(0, 100), meta };
+          if (!d.ok) return d.hide ? { ok: false, code: 1, message: 'File not found', meta: { ...meta, reason: d.reason, code: d.code } } : { ok: false, code: 2, message: d.reason.slice(0, 100), meta: { ...meta, code: d.code } };
           return { ok: true, data: route.content, meta };
         },
         onEvent: (ev) => bus.emit(tftpToServeEvent(ev)),
@@ -216,7 +243,7 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
         for (const s of services) await s.reload?.();
         bus.emit({ event: 'serve.reload', phones: store.index.phones.length, routes: table.routes.length });
       } catch (e) {
-        bus.emit({ event: 'serve.error', reason: `reload failed: ${(e as Error).message}` });
+        bus.emit({ event: 'serve.error', reason: `reload failed: ${(e as Error).message}`, code: 'serve.reload_failed' });
       } finally {
         reloading = false;
       }

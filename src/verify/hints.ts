@@ -1,3 +1,4 @@
+import type { FailureCode } from '../events/index.js';
 import type { VendorDescriptor } from '../vendors/types.js';
 
 /**
@@ -34,7 +35,12 @@ export interface HintContext {
   phone: string;
   vendor: VendorDescriptor | undefined;
   ip?: string | undefined;
+  /** Words for the operator (an alert, a reason, a transport): shown, never parsed. */
   detail?: string | undefined;
+  /** The event's failure code: what the hint keys on where one mode covers several codes. */
+  code?: FailureCode | undefined;
+  /** For a refused SDES offer: the suites the phone offered, and those the echo accepts when limited (--echo-suites). */
+  suites?: { offered: readonly string[]; accepted: readonly string[] } | undefined;
 }
 
 const setting = (v: VendorDescriptor | undefined, k: keyof NonNullable<VendorDescriptor['settings']>, fallback: string) => v?.settings?.[k] ?? fallback;
@@ -45,7 +51,7 @@ export function hint(mode: FailureMode, c: HintContext): string {
     case 'phone-rejects-ca': {
       const trust = `Put ca.crt in ${setting(v, 'caTrust', "the phone's trusted CA list")} (sipsec provision render; the file is in its routes), then reboot the phone.`;
       // unknown_ca names the cause; bad_certificate and certificate_unknown are what many stacks send for a name mismatch too.
-      if (c.detail && !/unknown ca/.test(c.detail)) {
+      if (c.code !== 'tls.unknown_ca') {
         return `the phone rejected sipsec's certificate (it sent ${c.detail}). Either it does not trust sipsec's CA ("unable to get local issuer certificate"): ${trust} Or the name or address it dials is not in the server certificate ("common name did not match"): re-issue it with that name, sipsec server add NAME --ip ADDRESS (or --dns NAME), and restart serve with --cert NAME. sipsec probe sips:ADDRESS --as ${c.phone} tells which.`;
       }
       return `"unable to get local issuer certificate": the phone does not trust sipsec's CA. ${trust}`;
@@ -81,7 +87,7 @@ export function hint(mode: FailureMode, c: HintContext): string {
     case 'locked-out':
       return `too many failed logins from ${c.ip ?? 'its address'}: sipsec refuses it for a while. Fix the password, then wait or restart serve.`;
     case 'suite-mismatch':
-      return suiteHint(c.detail ?? '', setting(v, 'srtp', 'its SRTP settings'));
+      return suiteHint(c.suites ?? { offered: [], accepted: [] }, c.detail, setting(v, 'srtp', 'its SRTP settings'));
     case 'lifetime-refused':
       return `the phone puts a key lifetime (|2^31) in a=crypto; RFC 4568 allows it and sipsec accepts it, but Asterisk before 13 refused it: update the PBX or turn the lifetime off on the phone.`;
     case 'srtp-off':
@@ -100,20 +106,18 @@ export function hint(mode: FailureMode, c: HintContext): string {
 }
 
 /**
- * No common SDES suite. `detail` is the offer as the echo reported it
- * ("1 AES_CM_128_HMAC_SHA1_32 (refused: ... accepts here (A, B))"; lines
- * joined by "; "). The talk's case is _80 versus _32: the same AES-CM
- * cipher, an 80- or 32-bit tag, and each side insisting on its own.
+ * No common SDES suite, from the suites the phone offered (in its order)
+ * and those the echo accepts when serve limits them (--echo-suites; empty
+ * = every suite sipsec supports). The talk's case is _80 versus _32: the
+ * same AES-CM cipher, an 80- or 32-bit tag, and each side insisting on its
+ * own.
  */
-function suiteHint(detail: string, srtpSetting: string): string {
-  const offered = detail
-    .split('; ')
-    .map((l) => /^\S+ ([A-Z0-9_]+)/.exec(l)?.[1])
-    .filter((x): x is string => x !== undefined);
-  const accepted = /accepts here \(([^)]*)\)/.exec(detail)?.[1]?.split(/,\s*/) ?? [];
-  const tag = (list: string[], bits: string) => list.some((x) => x.endsWith(`HMAC_SHA1_${bits}`));
+function suiteHint(suites: { offered: readonly string[]; accepted: readonly string[] }, detail: string | undefined, srtpSetting: string): string {
+  const { offered, accepted } = suites;
+  const tag = (list: readonly string[], bits: string) => list.some((x) => x.endsWith(`HMAC_SHA1_${bits}`));
   const classic = accepted.length > 0 && ((tag(offered, '32') && !tag(offered, '80') && tag(accepted, '80') && !tag(accepted, '32')) || (tag(offered, '80') && !tag(offered, '32') && tag(accepted, '32') && !tag(accepted, '80')));
-  const what = detail ? ` (offered: ${offered.join(', ') || detail}${accepted.length ? `; accepted: ${accepted.join(', ')}` : ''})` : '';
+  const shown = offered.length > 0 ? offered.join(', ') : detail;
+  const what = shown ? ` (offered: ${shown}${accepted.length ? `; accepted: ${accepted.join(', ')}` : ''})` : '';
   const head = `no common SRTP suite${what}.`;
   const why = classic
     ? ' This is _80 versus _32: the same AES-CM cipher with an 80-bit or a 32-bit authentication tag, and each side names only its own. Offer both on the phone (or accept both on the PBX).'

@@ -1,6 +1,6 @@
 import type { PhoneVerdict, StepState } from './evaluate.js';
 import { STEP_NAMES } from './evaluate.js';
-import type { ServeEvent } from '../serve/events.js';
+import type { ServeEvent } from '../events/index.js';
 
 /**
  * The verify report as one self-contained HTML page (inline CSS, no

@@ -1,6 +1,6 @@
 import { SipsecError } from '../core/errors.js';
 import type { CaStore } from '../home/store.js';
-import type { ServeEvent } from '../serve/events.js';
+import type { ServeEvent } from '../events/index.js';
 import { buildRoutes } from '../provision/routes.js';
 import { loadVendor } from '../vendors/registry.js';
 import { findPhone } from '../inventory/phones.js';

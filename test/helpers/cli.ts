@@ -27,13 +27,16 @@ export interface RunResult {
   stderr: string;
 }
 
+/** Every CLI run in the tests checks the events serve writes against the catalog (src/serve/serve.ts strictEvents). */
+const STRICT = { SIPSEC_STRICT_EVENTS: '1' };
+
 const RUNNER = `const m = await import(process.argv[1]); process.exitCode = await m.main(process.argv.slice(2));`;
 
 /** Run the sipsec CLI synchronously (bounded), as a user would, in a separate process. */
 export function sipsec(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; cwd?: string } = {}): RunResult {
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', RUNNER, new URL(`file://${cliEntry()}`).href, ...args], {
     encoding: 'utf8',
-    env: { ...process.env, SIPSEC_CA_PASSPHRASE: '', ...opts.env },
+    env: { ...process.env, SIPSEC_CA_PASSPHRASE: '', ...STRICT, ...opts.env },
     input: opts.input ?? '',
     timeout: opts.timeoutMs ?? 120_000,
     cwd: opts.cwd ?? repoRoot(),
@@ -44,7 +47,7 @@ export function sipsec(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: 
 /** Start the CLI as a child process (for serve and kill tests). */
 export function sipsecSpawn(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) {
   return spawn(process.execPath, ['--input-type=module', '-e', RUNNER, new URL(`file://${cliEntry()}`).href, ...args], {
-    env: { ...process.env, SIPSEC_CA_PASSPHRASE: '', ...opts.env },
+    env: { ...process.env, SIPSEC_CA_PASSPHRASE: '', ...STRICT, ...opts.env },
     cwd: opts.cwd ?? repoRoot(),
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -4,7 +4,9 @@ import type { CaStore } from '../../src/home/store.js';
 import type { PhoneInput } from '../../src/inventory/phones.js';
 import { addTestPhones, addTestServer, tempCa } from './ca-home.js';
 import { AllowList } from '../../src/core/net.js';
-import { EventBus, type ServeEvent } from '../../src/serve/events.js';
+import { EventBus } from '../../src/serve/events.js';
+import type { AnyServeEvent } from '../../src/events/index.js';
+import { strictBus } from './events.js';
 import type { ServeRuntime } from '../../src/serve/serve.js';
 import { startRegistrar, type RegistrarService, type RegistrarServiceOptions } from '../../src/serve/registrar-service.js';
 import { promises as fs } from 'node:fs';
@@ -59,18 +61,20 @@ export async function foreignCa(phones: PhoneInput[]): Promise<RegistrarCa> {
 export interface InProcessRegistrar {
   service: RegistrarService;
   bus: EventBus;
-  events: ServeEvent[];
+  events: AnyServeEvent[];
   port: number;
   runtime: ServeRuntime;
-  waitFor(pred: (e: ServeEvent) => boolean, ms?: number): Promise<ServeEvent>;
+  waitFor(pred: (e: AnyServeEvent) => boolean, ms?: number): Promise<AnyServeEvent>;
   reloadCa(): Promise<void>;
   close(): Promise<void>;
 }
 
 /** The registrar service in this process, with the runtime `serve` would give it. */
 export async function startInProcess(ca: RegistrarCa, o: Partial<RegistrarServiceOptions> = {}): Promise<InProcessRegistrar> {
-  const bus = new EventBus();
-  const events: ServeEvent[] = [];
+  // Every event is checked against the catalog: a violation fails waitFor and close.
+  const strict = strictBus();
+  const bus = strict.bus;
+  const events: AnyServeEvent[] = [];
   bus.on((e) => events.push(e));
   const server = ca.store.current('registrar')!;
   let crl = await fs.readFile(ca.store.paths.crl, 'utf8');
@@ -93,11 +97,18 @@ export async function startInProcess(ca: RegistrarCa, o: Partial<RegistrarServic
       new Promise((resolve, reject) => {
         const hit = events.find(pred);
         if (hit) return resolve(hit);
+        if (strict.violations.length > 0) return reject(strict.error());
         const timer = setTimeout(() => {
           off();
           reject(new Error(`no matching event within ${ms} ms; saw ${events.map((e) => e.event).join(', ')}`));
         }, ms);
         const off = bus.on((e) => {
+          if (strict.violations.length > 0) {
+            clearTimeout(timer);
+            off();
+            reject(strict.error());
+            return;
+          }
           if (!pred(e)) return;
           clearTimeout(timer);
           off();
@@ -109,7 +120,10 @@ export async function startInProcess(ca: RegistrarCa, o: Partial<RegistrarServic
       crl = await fs.readFile(ca.store.paths.crl, 'utf8');
       await service.reload?.();
     },
-    close: () => service.close(),
+    close: async () => {
+      await service.close();
+      strict.assertClean();
+    },
   };
 }
 

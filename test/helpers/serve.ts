@@ -1,17 +1,23 @@
 import type { ChildProcess } from 'node:child_process';
 import { sipsecSpawn } from './cli.js';
+import { EventChecker } from './events.js';
 
 export interface ServeEventLike {
   event: string;
   [k: string]: unknown;
 }
 
-/** A `sipsec serve --json` child: its ports, and the events it printed. */
+/**
+ * A `sipsec serve --json` child: its ports, and the events it printed.
+ * Every event is checked against the catalog (src/events): a violation
+ * fails waitFor and stop.
+ */
 export class ServeProcess {
   readonly events: ServeEventLike[] = [];
+  readonly checker = new EventChecker();
   ports: Record<string, number> = {};
   stderr = '';
-  private waiters: Array<{ pred: (e: ServeEventLike) => boolean; resolve: (e: ServeEventLike) => void }> = [];
+  private waiters: Array<{ pred: (e: ServeEventLike) => boolean; resolve: (e: ServeEventLike) => void; reject: (e: Error) => void }> = [];
 
   private constructor(readonly child: ChildProcess) {
     let buf = '';
@@ -29,6 +35,11 @@ export class ServeProcess {
           continue;
         }
         this.events.push(ev);
+        if (!this.checker.check(ev)) {
+          const err = this.checker.error();
+          for (const w of this.waiters) w.reject(err);
+          this.waiters = [];
+        }
         if (ev.event === 'serve.start') this.ports = ev.ports as Record<string, number>;
         this.waiters = this.waiters.filter((w) => {
           if (!w.pred(ev)) return true;
@@ -53,6 +64,7 @@ export class ServeProcess {
   waitFor(pred: (e: ServeEventLike) => boolean, timeoutMs = 20_000): Promise<ServeEventLike> {
     const seen = this.events.find(pred);
     if (seen) return Promise.resolve(seen);
+    if (this.checker.violations.length > 0) return Promise.reject(this.checker.error());
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no matching event within ${timeoutMs} ms; saw: ${this.events.map((e) => e.event).join(', ')}`)), timeoutMs);
       this.waiters.push({
@@ -61,11 +73,22 @@ export class ServeProcess {
           clearTimeout(timer);
           resolve(e);
         },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
       });
     });
   }
 
+  /** Stops serve; throws when any event it wrote broke the catalog. */
   async stop(): Promise<number | null> {
+    const code = await this.#stop();
+    this.checker.assertClean();
+    return code;
+  }
+
+  async #stop(): Promise<number | null> {
     if (this.child.exitCode !== null) return this.child.exitCode;
     const done = new Promise<number | null>((r) => this.child.once('exit', (code) => r(code)));
     this.child.kill('SIGTERM');

@@ -121,7 +121,9 @@ export function register(program: Command): void {
       `
 Events (one line each; --json for JSON lines; always appended to serve.log in the CA home):
   provision.fetch, provision.denied, tls.handshake, register.ok, register.fail, register.end, sip.reject,
-  sip.listen, security, security.block, call.proxy, call.start, call.end
+  sip.listen, security, security.block, call.proxy, call.start, call.reject, call.end, ...
+Every failure event carries a stable machine-readable code beside its human reason
+(e.g. "code":"register.wrong_password"): the README's Events section lists every event and code.
 Authentication failures are also appended to security.log in the CA home, in Asterisk's security
 event format: fail2ban's stock asterisk filter reads it (logpath = <home>/security.log).
 

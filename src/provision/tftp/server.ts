@@ -12,6 +12,7 @@ import dgram from 'node:dgram';
 import type { RemoteInfo, Socket, SocketType } from 'node:dgram';
 import net from 'node:net';
 import { SipsecError, errnoCode, messageOf } from '../../core/errors.js';
+import { TFTP_RESULT_CODES } from '../../events/index.js';
 import { EventGate } from './event-gate.js';
 import { checkFileName } from './filename.js';
 import { toNetascii } from './netascii.js';
@@ -479,6 +480,7 @@ class Server implements TftpServer {
       requested: slot.requested,
     };
     if (reason !== undefined) ev.reason = reason;
+    if (result !== 'ok') ev.code = TFTP_RESULT_CODES[result];
     if (size !== undefined) ev.size = size;
     if (slot.meta !== undefined) ev.meta = slot.meta;
     if (result === 'ok') this.emit(ev);
@@ -494,6 +496,7 @@ class Server implements TftpServer {
       remote: remoteString(r.rinfo.address, r.rinfo.port),
       result: r.result,
       reason: r.reason,
+      ...(r.result !== 'ok' ? { code: TFTP_RESULT_CODES[r.result] } : {}),
       mode: r.mode,
       bytes: 0,
       ms: Math.round((performance.now() - r.t0) * 1000) / 1000,
@@ -508,7 +511,7 @@ class Server implements TftpServer {
 
   private badPacket(rinfo: RemoteInfo, msg: Buffer, reason: string): void {
     this.gate.offer(
-      { event: 'tftp.bad-packet', remote: remoteString(rinfo.address, rinfo.port), reason, length: msg.length },
+      { event: 'tftp.bad-packet', remote: remoteString(rinfo.address, rinfo.port), reason, length: msg.length, code: 'tftp.bad_packet' },
       'bad-packet',
     );
   }

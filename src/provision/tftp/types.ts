@@ -65,60 +65,9 @@ export interface TftpServerOptions {
   stripLeadingSlash?: boolean;
 }
 
-/**
- * ok          the client acknowledged the last block
- * not-found   lookup answered code 1
- * denied      a write request, a name refused by the gate, or lookup refused (code ≠ 1)
- * malformed   an RRQ/WRQ that does not parse or names an unsupported mode (error 4 sent)
- * busy        over maxTransfers or maxPerIp: dropped without a reply, the phone retries
- * timeout     the client stopped acknowledging (after `retries` retransmissions)
- * aborted     the client sent an ERROR (e.g. a PXE ROM ending a tsize query)
- * error       lookup threw, a socket failed, or the server was closed mid-transfer
- */
-export type TftpResult = 'ok' | 'not-found' | 'denied' | 'malformed' | 'busy' | 'timeout' | 'aborted' | 'error';
-
-export interface TftpTransferEvent {
-  event: 'tftp.transfer';
-  op: 'read' | 'write';
-  /** The requested name; bytes outside printable ASCII are shown as \xNN. */
-  file: string;
-  /** "ip:port", or "[ipv6]:port". */
-  remote: string;
-  result: TftpResult;
-  /** Why, for every result but "ok". */
-  reason?: string;
-  mode: string;
-  /** Payload bytes the client acknowledged. */
-  bytes: number;
-  /** Size of the file as sent (after netascii conversion), when lookup found it. */
-  size?: number;
-  ms: number;
-  blksize: number;
-  windowsize: number;
-  timeoutMs: number;
-  retransmits: number;
-  /** The options the client asked for, as sent (RFC 2347). */
-  requested: Record<string, string>;
-  /** Passed through from lookup. */
-  meta?: Record<string, unknown>;
-}
-
-/** A datagram on the server port that is not a request (short, unknown opcode, a stray ACK ...). */
-export interface TftpBadPacketEvent {
-  event: 'tftp.bad-packet';
-  remote: string;
-  reason: string;
-  length: number;
-}
-
-/** Events held back by maxEventsPerSecond in the last second, by result or kind. */
-export interface TftpSuppressedEvent {
-  event: 'tftp.suppressed';
-  count: number;
-  by: Record<string, number>;
-}
-
-export type TftpEvent = TftpTransferEvent | TftpBadPacketEvent | TftpSuppressedEvent;
+// The events are in the catalog (src/events/tftp.ts), with their zod schemas.
+export type { TftpBadPacketEvent, TftpEvent, TftpResult, TftpSuppressedEvent, TftpTransferEvent } from '../../events/index.js';
+import type { TftpEvent } from '../../events/index.js';
 
 export interface TftpServer {
   /** The bound address (useful with port 0). */

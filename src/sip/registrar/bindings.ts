@@ -18,6 +18,7 @@
  *
  * Pure logic: no sockets, an injected clock.
  */
+import type { FailureCode } from '../../events/index.js';
 import type { Flow } from '../transport/flow.js';
 import type { SipRequest } from '../message/message.js';
 import { formatNameAddr, type NameAddr } from '../message/name-addr.js';
@@ -73,10 +74,13 @@ export type RegisterOutcome =
       /** RFC 5626 §6: the 200 says `Require: outbound`. */
       readonly outbound: boolean;
     }
-  | { readonly ok: false; readonly status: number; readonly reason: string; readonly headers: ReadonlyArray<readonly [string, string]> };
+  | { readonly ok: false; readonly status: number; readonly code: RegisterRefusal; readonly reason: string; readonly headers: ReadonlyArray<readonly [string, string]> };
 
-function fail(status: number, reason: string, headers: ReadonlyArray<readonly [string, string]> = []): RegisterOutcome {
-  return { ok: false, status, reason, headers };
+/** Why the binding rules refused a REGISTER (failure codes, src/events/codes.ts). */
+export type RegisterRefusal = Extract<FailureCode, 'register.bad_request' | 'register.bad_contact' | 'register.interval_too_brief' | 'register.cseq_out_of_order' | 'register.too_many_contacts'>;
+
+function fail(status: number, code: RegisterRefusal, reason: string, headers: ReadonlyArray<readonly [string, string]> = []): RegisterOutcome {
+  return { ok: false, status, code, reason, headers };
 }
 
 interface Wanted {
@@ -111,13 +115,13 @@ export class Registrar {
     const callId = req.callId();
     const cseq = req.cseq();
     const contacts = req.contacts();
-    if (!callId.ok || !cseq.ok || !contacts.ok) return fail(400, 'unreadable Call-ID, CSeq or Contact');
+    if (!callId.ok || !cseq.ok || !contacts.ok) return fail(400, 'register.bad_request', 'unreadable Call-ID, CSeq or Contact');
     const headerExpires = req.headers.first('expires');
     const current = this.#live(aor, now);
 
     // Step 6: `*` removes every binding, only with Expires: 0 and alone.
     if (contacts.value === '*') {
-      if (headerExpires === undefined || parseDeltaSeconds(headerExpires) !== 0) return fail(400, "Contact '*' needs Expires: 0 (RFC 3261 §10.3 step 6)");
+      if (headerExpires === undefined || parseDeltaSeconds(headerExpires) !== 0) return fail(400, 'register.bad_contact', "Contact '*' needs Expires: 0 (RFC 3261 §10.3 step 6)");
       const removed: Binding[] = [];
       const kept: Binding[] = [];
       for (const b of current) {
@@ -133,14 +137,14 @@ export class Registrar {
     // Step 7: the interval of each contact.
     const wanted: Wanted[] = [];
     for (const na of contacts.value) {
-      if (!isSipUri(na.uri)) return fail(400, `Contact ${na.uri.raw.slice(0, 60)} is not a sip: or sips: URI`);
+      if (!isSipUri(na.uri)) return fail(400, 'register.bad_contact', `Contact ${na.uri.raw.slice(0, 60)} is not a sip: or sips: URI`);
       const asked = parseDeltaSeconds(paramValue(na.params, 'expires') ?? undefined) ?? parseDeltaSeconds(headerExpires) ?? this.defaultExpires;
       if (asked !== 0 && asked < this.minExpires) {
-        return fail(423, `registration interval ${asked} s is shorter than ${this.minExpires} s`, [['Min-Expires', String(this.minExpires)]]);
+        return fail(423, 'register.interval_too_brief', `registration interval ${asked} s is shorter than ${this.minExpires} s`, [['Min-Expires', String(this.minExpires)]]);
       }
       const qText = paramValue(na.params, 'q');
       const q = qText === undefined || qText === '' ? 1 : Number(qText);
-      if (!Number.isFinite(q) || q < 0 || q > 1) return fail(400, `Contact q=${qText?.slice(0, 10)} is not between 0 and 1`);
+      if (!Number.isFinite(q) || q < 0 || q > 1) return fail(400, 'register.bad_contact', `Contact q=${qText?.slice(0, 10)} is not between 0 and 1`);
       wanted.push({
         na,
         uri: na.uri,
@@ -161,7 +165,7 @@ export class Registrar {
       if (idx >= 0) {
         const b = next[idx]!;
         if (b.callId === callId.value && cseq.value.seq <= b.cseq) {
-          return fail(400, `CSeq ${cseq.value.seq} is not above ${b.cseq} of the binding's last REGISTER (out of order, RFC 3261 §10.3 step 8)`);
+          return fail(400, 'register.cseq_out_of_order', `CSeq ${cseq.value.seq} is not above ${b.cseq} of the binding's last REGISTER (out of order, RFC 3261 §10.3 step 8)`);
         }
         if (w.expires === 0) {
           next.splice(idx, 1);
@@ -179,7 +183,7 @@ export class Registrar {
       next.push(b);
       added.push(b);
     }
-    if (next.length > this.maxContacts) return fail(403, `more than ${this.maxContacts} contacts for ${aor}`);
+    if (next.length > this.maxContacts) return fail(403, 'register.too_many_contacts', `more than ${this.maxContacts} contacts for ${aor}`);
     this.#store(aor, next);
     for (const b of removed) this.#unindex(b);
     for (const b of [...added, ...refreshed]) this.#index(b);

@@ -26,7 +26,7 @@
  * digest, RFC 3261 §22.3).
  */
 import { plainIp } from '../../core/net.js';
-import type { EventInput } from '../../serve/events.js';
+import type { EventInput, FailureCode } from '../../events/index.js';
 import { DigestAuthenticator, type AuthFailure } from '../../auth/authenticator.js';
 import type { DigestAlgorithm } from '../../auth/digest.js';
 import { hostPort, type Flow } from '../transport/flow.js';
@@ -80,6 +80,16 @@ const ALLOW = 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, INFO, UPDAT
 const ANSWERED_HERE: Readonly<Record<string, number>> = { SUBSCRIBE: 489, PUBLISH: 489, NOTIFY: 481, BYE: 481, PRACK: 481, UPDATE: 481, INFO: 481 };
 
 type Role = 'registrar' | 'self' | 'local' | 'proxy' | 'dialog' | 'uas';
+
+/** The digest failure (auth/authenticator.ts) as the code of each event that reports it. */
+const DIGEST_FAILURE_CODES = {
+  InvalidPassword: { register: 'register.wrong_password', sip: 'sip.wrong_password', security: 'auth.wrong_password' },
+  InvalidAccountID: { register: 'register.unknown_user', sip: 'sip.unknown_user', security: 'auth.unknown_user' },
+  ChallengeResponseFailed: { register: 'register.nonce_replayed', sip: 'sip.nonce_replayed', security: 'auth.nonce_replayed' },
+} as const satisfies Record<AuthFailure['event'], { register: FailureCode; sip: FailureCode; security: FailureCode }>;
+
+type RegisterFailCode = Extract<EventInput, { event: 'register.fail' }>['code'];
+type SipRejectCode = Extract<EventInput, { event: 'sip.reject' }>['code'];
 
 function quoteText(s: string): string {
   return s.replace(/[\\"]/g, (c) => `\\${c}`).replace(/[\r\n]+/g, ' ');
@@ -217,19 +227,19 @@ export class SipServer implements ProxyHost, DialogHost {
       if (!result.ok) {
         const what = result.partial?.kind === 'request' ? `${result.partial.method.slice(0, 20)} request` : result.partial?.kind === 'response' ? 'response' : 'message';
         const status = result.reaction.action === 'respond' ? result.reaction.status : undefined;
-        this.#reject(flow, `malformed ${what}`, result.reason, status);
+        this.#reject(flow, 'sip.malformed', `malformed ${what}`, result.reason, status);
         return;
       }
       const msg = result.message;
       if (msg.kind === 'response') this.#onResponse(msg);
       else this.#onRequest(msg, flow);
     } catch (e) {
-      this.#o.emit({ event: 'serve.error', remote: flow.remote, reason: `SIP handling failed: ${(e as Error).message}`.slice(0, 300) });
+      this.#o.emit({ event: 'serve.error', remote: flow.remote, reason: `SIP handling failed: ${(e as Error).message}`.slice(0, 300), code: 'sip.handler_failed' });
     }
   }
 
-  #reject(flow: Flow, what: string, why: string, status: number | undefined): void {
-    this.#o.emit({ event: 'sip.reject', remote: flow.remote, phone: flow.phone, transport: flow.transport, what, why, ...(status !== undefined ? { status } : { status: 'dropped' }) });
+  #reject(flow: Flow, code: SipRejectCode, what: string, why: string, status: number | undefined): void {
+    this.#o.emit({ event: 'sip.reject', remote: flow.remote, phone: flow.phone, transport: flow.transport, what, why, status: status ?? 'dropped', code });
   }
 
   #onResponse(res: SipResponse): void {
@@ -250,8 +260,9 @@ export class SipServer implements ProxyHost, DialogHost {
     if (flow.tls?.certError) {
       const why = `client certificate not accepted: ${flow.tls.certError}`;
       this.#statelessReply(req, flow, 403, [['Warning', this.warning(why)]]);
-      if (req.method === 'REGISTER') this.#registerFail(req, flow, undefined, why, 403);
-      else this.#reject(flow, `${req.method} ${req.uri.slice(0, 80)}`, why, 403);
+      const code = flow.tls.certErrorCode ?? 'tls.cert_invalid';
+      if (req.method === 'REGISTER') this.#registerFail(req, flow, undefined, code, why, 403);
+      else this.#reject(flow, code, `${req.method} ${req.uri.slice(0, 80)}`, why, 403);
       flow.close('client certificate not accepted');
       return;
     }
@@ -263,7 +274,7 @@ export class SipServer implements ProxyHost, DialogHost {
     if (!verdict.ok) {
       const res = responseFor(req, verdict.reaction);
       if (res) flow.send(serialize(res));
-      this.#reject(flow, `${req.method.slice(0, 20)} ${req.uri.slice(0, 80)}`, verdict.reason, res?.status);
+      this.#reject(flow, 'sip.invalid_request', `${req.method.slice(0, 20)} ${req.uri.slice(0, 80)}`, verdict.reason, res?.status);
       return;
     }
     const arrival = this.transactions.receive(req, flow);
@@ -325,7 +336,7 @@ export class SipServer implements ProxyHost, DialogHost {
       if (this.#aclLogged.size > 10_000) this.#aclLogged.clear();
       this.#aclLogged.set(flow.remoteAddress, this.#now());
       this.#security(req, flow, 'FailedACL', '', undefined);
-      this.#reject(flow, `${req.method} ${req.uri.slice(0, 80)}`, why, 403);
+      this.#reject(flow, 'sip.locked_out', `${req.method} ${req.uri.slice(0, 80)}`, why, 403);
     }
     return true;
   }
@@ -347,7 +358,8 @@ export class SipServer implements ProxyHost, DialogHost {
       ...(failure ? { receivedChallenge: failure.nonce } : {}),
     });
     this.#o.securityLog?.(line);
-    this.#o.emit({ event: 'security', remote: flow.remote, securityEvent: event, account: account.slice(0, 64), line });
+    const code = event === 'FailedACL' ? 'auth.blocked' : DIGEST_FAILURE_CODES[event].security;
+    this.#o.emit({ event: 'security', remote: flow.remote, securityEvent: event, account: account.slice(0, 64), line, code });
   }
 
   /** A failed authentication: security log, lockout count; true when the address is now blocked. */
@@ -356,21 +368,21 @@ export class SipServer implements ProxyHost, DialogHost {
     if (!this.#lockout) return;
     const r = this.#lockout.recordFailure(flow.remoteAddress);
     if (r.blocked && r.blockedUntil !== undefined && r.failures >= this.#lockout.maxFailures) {
-      this.#o.emit({ event: 'security.block', remote: flow.remote, failures: r.failures, until: new Date(r.blockedUntil).toISOString(), reason: `${r.failures} authentication failures within ${Math.round(this.#lockout.windowMs / 1000)} s` });
+      this.#o.emit({ event: 'security.block', remote: flow.remote, failures: r.failures, until: new Date(r.blockedUntil).toISOString(), reason: `${r.failures} authentication failures within ${Math.round(this.#lockout.windowMs / 1000)} s`, code: 'auth.locked_out' });
     }
   }
 
   // ------------------------------------------------------------ REGISTER
 
-  #registerFail(req: SipRequest, flow: Flow, phone: string | undefined, reason: string, status: number): void {
+  #registerFail(req: SipRequest, flow: Flow, phone: string | undefined, code: RegisterFailCode, reason: string, status: number): void {
     const to = req.to();
     const aor = to.ok && isSipUri(to.value.uri) ? to.value.uri.raw.slice(0, 120) : undefined;
-    this.#o.emit({ event: 'register.fail', phone, aor, remote: flow.remote, transport: flow.transport, reason, status });
+    this.#o.emit({ event: 'register.fail', phone, aor, remote: flow.remote, transport: flow.transport, reason, status, code });
   }
 
-  #refuse(tx: ServerTransaction, phone: string | undefined, status: number, reason: string, headers: ReadonlyArray<readonly [string, string]> = []): void {
+  #refuse(tx: ServerTransaction, phone: string | undefined, status: number, code: RegisterFailCode, reason: string, headers: ReadonlyArray<readonly [string, string]> = []): void {
     tx.reply(status, { headers: [...headers, ['Warning', this.warning(reason)]] });
-    this.#registerFail(tx.request, tx.flow, phone, reason, status);
+    this.#registerFail(tx.request, tx.flow, phone, code, reason, status);
   }
 
   #register(tx: ServerTransaction): void {
@@ -378,18 +390,18 @@ export class SipServer implements ProxyHost, DialogHost {
     const flow = tx.flow;
     const to = req.to();
     if (!to.ok || !isSipUri(to.value.uri)) {
-      this.#refuse(tx, undefined, 400, 'the To of a REGISTER must be a sip: or sips: URI (the address-of-record)');
+      this.#refuse(tx, undefined, 400, 'register.bad_request', 'the To of a REGISTER must be a sip: or sips: URI (the address-of-record)');
       return;
     }
     const toUri = to.value.uri;
     if (this.#blocked(req, flow)) {
-      this.#registerFail(req, flow, undefined, 'address locked out after repeated authentication failures', 403);
+      this.#registerFail(req, flow, undefined, 'register.locked_out', 'address locked out after repeated authentication failures', 403);
       return;
     }
     const certPhoneName = flow.tls?.certPhone;
     const certPhone = certPhoneName ? this.identities.phone(certPhoneName) : undefined;
     if (certPhone && !this.identities.isAorOf(certPhone, toUri)) {
-      this.#refuse(tx, certPhone.name, 403, `certificate of ${certPhone.name} cannot register ${toUri.raw.slice(0, 100)}`);
+      this.#refuse(tx, certPhone.name, 403, 'register.aor_mismatch', `certificate of ${certPhone.name} cannot register ${toUri.raw.slice(0, 100)}`);
       return;
     }
     let phone: Phone;
@@ -400,42 +412,42 @@ export class SipServer implements ProxyHost, DialogHost {
     } else {
       const r = this.#regAuth.verify(req, (user) => this.identities.secretOf(user), flow.remoteAddress);
       if (r.outcome === 'bad-request') {
-        this.#refuse(tx, undefined, 400, r.reason);
+        this.#refuse(tx, undefined, 400, 'register.bad_credentials', r.reason);
         return;
       }
       if (r.outcome === 'challenge') {
         tx.reply(r.status, { headers: r.headers });
         if (r.failure) {
-          this.#registerFail(req, flow, undefined, r.failure.reason, r.status);
+          this.#registerFail(req, flow, undefined, DIGEST_FAILURE_CODES[r.failure.event].register, r.failure.reason, r.status);
           this.#authFailed(req, flow, r.failure);
         }
         return;
       }
       const byUser = this.identities.byUser(r.username);
       if (!byUser) {
-        this.#refuse(tx, undefined, 403, `${r.username} is not a phone`);
+        this.#refuse(tx, undefined, 403, 'register.unknown_user', `${r.username} is not a phone`);
         return;
       }
       if (certPhone && byUser.name !== certPhone.name) {
-        this.#refuse(tx, certPhone.name, 403, `certificate of ${certPhone.name} does not match digest user ${r.username}`);
+        this.#refuse(tx, certPhone.name, 403, 'register.cert_user_mismatch', `certificate of ${certPhone.name} does not match digest user ${r.username}`);
         return;
       }
       phone = byUser;
       auth = r.algorithm;
     }
     if (!this.identities.isAorOf(phone, toUri)) {
-      this.#refuse(tx, phone.name, 403, `${phone.name} cannot register ${toUri.raw.slice(0, 100)} (its AOR is ${this.identities.aorOf(phone)})`);
+      this.#refuse(tx, phone.name, 403, 'register.aor_mismatch', `${phone.name} cannot register ${toUri.raw.slice(0, 100)} (its AOR is ${this.identities.aorOf(phone)})`);
       return;
     }
     if (!certPhone && this.identities.certRequired(phone)) {
       const why = this.identities.mode === 'required' ? '--client-cert required' : `its vendor ${phone.vendor} can present one`;
-      this.#refuse(tx, phone.name, 403, `${phone.name} must present its client certificate (${why})`);
+      this.#refuse(tx, phone.name, 403, 'register.cert_required', `${phone.name} must present its client certificate (${why})`);
       return;
     }
     const aor = this.identities.aorOf(phone);
     const outcome = this.registrar.register(req, aor, { flow, phone: phone.name, auth });
     if (!outcome.ok) {
-      this.#refuse(tx, phone.name, outcome.status, outcome.reason, outcome.headers);
+      this.#refuse(tx, phone.name, outcome.status, outcome.code, outcome.reason, outcome.headers);
       return;
     }
     const headers: Array<[string, string]> = outcome.bindings.map((b) => ['Contact', this.registrar.contactValue(b)]);
@@ -506,16 +518,16 @@ export class SipServer implements ProxyHost, DialogHost {
   }
 
   /** A request refused in its transaction: the reason in a Warning (RFC 3261 §20.43) and a sip.reject event. */
-  #refuseRequest(tx: ServerTransaction, status: number, why: string): void {
+  #refuseRequest(tx: ServerTransaction, status: number, code: SipRejectCode, why: string): void {
     tx.reply(status, { headers: [['Warning', this.warning(why)]] });
-    this.#reject(tx.flow, `${tx.request.method} ${tx.request.uri.slice(0, 80)}`, why, status);
+    this.#reject(tx.flow, code, `${tx.request.method} ${tx.request.uri.slice(0, 80)}`, why, status);
   }
 
   #outOfDialog(tx: ServerTransaction, role: Role): void {
     const req = tx.request;
     const flow = tx.flow;
     const what = `${req.method} ${req.uri.slice(0, 80)}`;
-    const refuse = (status: number, why: string) => this.#refuseRequest(tx, status, why);
+    const refuse = (status: number, code: SipRejectCode, why: string) => this.#refuseRequest(tx, status, code, why);
     const here = ANSWERED_HERE[req.method];
     if (here !== undefined) {
       tx.reply(here);
@@ -525,42 +537,42 @@ export class SipServer implements ProxyHost, DialogHost {
     let caller = this.#callerOf(flow);
     if (!caller) {
       const r = this.#proxyAuth.verify(req, (user) => this.identities.secretOf(user), flow.remoteAddress);
-      if (r.outcome === 'bad-request') return refuse(400, r.reason);
+      if (r.outcome === 'bad-request') return refuse(400, 'sip.bad_credentials', r.reason);
       if (r.outcome === 'challenge') {
         tx.reply(r.status, { headers: r.headers });
         if (r.failure) {
-          this.#reject(flow, what, r.failure.reason, r.status);
+          this.#reject(flow, DIGEST_FAILURE_CODES[r.failure.event].sip, what, r.failure.reason, r.status);
           this.#authFailed(req, flow, r.failure);
         }
         return;
       }
       caller = this.identities.byUser(r.username);
-      if (!caller) return refuse(403, `${r.username} is not a phone`);
-      if (flow.tls?.certPhone && flow.tls.certPhone !== caller.name) return refuse(403, `certificate of ${flow.tls.certPhone} does not match digest user ${r.username}`);
-      if (!flow.tls?.certPhone && this.identities.certRequired(caller)) return refuse(403, `${caller.name} must present its client certificate`);
+      if (!caller) return refuse(403, 'sip.unknown_user', `${r.username} is not a phone`);
+      if (flow.tls?.certPhone && flow.tls.certPhone !== caller.name) return refuse(403, 'sip.cert_user_mismatch', `certificate of ${flow.tls.certPhone} does not match digest user ${r.username}`);
+      if (!flow.tls?.certPhone && this.identities.certRequired(caller)) return refuse(403, 'sip.cert_required', `${caller.name} must present its client certificate`);
       flow.phone = caller.name;
       flow.identifiedBy = 'digest';
     }
     const from = req.from();
     if (from.ok && (!isSipUri(from.value.uri) || !this.identities.isAorOf(caller, from.value.uri))) {
-      return refuse(403, `From ${from.value.uri.raw.slice(0, 80)} is not ${caller.name}'s AOR ${this.identities.aorOf(caller)}`);
+      return refuse(403, 'sip.from_mismatch', `From ${from.value.uri.raw.slice(0, 80)} is not ${caller.name}'s AOR ${this.identities.aorOf(caller)}`);
     }
     const popped = this.#proxy.popOwnRoutes(req);
-    if (popped && popped.rest.length > 0) return refuse(403, 'sipsec routes only to its own phones (a Route names another server)');
+    if (popped && popped.rest.length > 0) return refuse(403, 'sip.foreign_route', 'sipsec routes only to its own phones (a Route names another server)');
     const ruri = req.requestUri();
-    if (!ruri.ok || !isSipUri(ruri.value) || !this.#isOwnHost(ruri.value.host)) return refuse(404, `sipsec routes only to ${this.identities.domain}`);
+    if (!ruri.ok || !isSipUri(ruri.value) || !this.#isOwnHost(ruri.value.host)) return refuse(404, 'sip.foreign_domain', `sipsec routes only to ${this.identities.domain}`);
     const user = ruri.value.user === undefined ? '' : unescapeBinary(ruri.value.user);
     if (role === 'local') {
       this.#local(tx, this.#endpoints.get(user)!, caller);
       return;
     }
-    if (user === '') return refuse(404, 'no user in the Request-URI');
+    if (user === '') return refuse(404, 'sip.no_user', 'no user in the Request-URI');
     const target = this.identities.byUser(user);
     const aor = `sip:${user}@${this.identities.domain}`;
     const binding = this.registrar.lookup(aor).find((b) => b.source.flow.open);
     if (!binding) {
-      if (target) return refuse(480, `${target.name} is not registered`);
-      return refuse(404, `no phone or extension ${user}`);
+      if (target) return refuse(480, 'sip.not_registered', `${target.name} is not registered`);
+      return refuse(404, 'sip.no_such_user', `no phone or extension ${user}`);
     }
     const callId = req.callId();
     this.#proxy.forward(tx, { uri: binding.contactUri, flow: binding.source.flow }, {
@@ -597,7 +609,7 @@ export class SipServer implements ProxyHost, DialogHost {
     tx.onCancel = () => call.cancel();
     this.#o.emit({ event: 'dialog.start', phone: caller.name, remote: tx.flow.remote, ext: endpoint.ext, callId: call.callId, tlsVersion: tx.flow.tls?.version, cipher: tx.flow.tls?.cipher });
     const failed = (e: unknown) => {
-      this.#o.emit({ event: 'serve.error', phone: caller.name, reason: `extension ${endpoint.ext} failed: ${(e as Error)?.message ?? String(e)}`.slice(0, 300) });
+      this.#o.emit({ event: 'serve.error', phone: caller.name, reason: `extension ${endpoint.ext} failed: ${(e as Error)?.message ?? String(e)}`.slice(0, 300), code: 'sip.extension_failed' });
       call.reject(500);
     };
     try {
@@ -624,12 +636,12 @@ export class SipServer implements ProxyHost, DialogHost {
       local.handle(req, tx, flow);
       return;
     }
-    const refuse = (status: number, why: string) => this.#refuseRequest(tx, status, why);
-    if (!flow.phone) return refuse(403, 'in-dialog request from a connection that is not a known phone');
+    const refuse = (status: number, code: SipRejectCode, why: string) => this.#refuseRequest(tx, status, code, why);
+    if (!flow.phone) return refuse(403, 'sip.unknown_flow', 'in-dialog request from a connection that is not a known phone');
     const target = this.#dialogFlow(req);
-    if (target === 'foreign') return refuse(403, 'sipsec routes only to its own phones (a Route names another server)');
-    if (!target) return refuse(481, 'no dialog through sipsec matches this request');
-    if (!target.open) return refuse(480, 'the other phone\'s TLS connection is gone');
+    if (target === 'foreign') return refuse(403, 'sip.foreign_route', 'sipsec routes only to its own phones (a Route names another server)');
+    if (!target) return refuse(481, 'sip.no_dialog', 'no dialog through sipsec matches this request');
+    if (!target.open) return refuse(480, 'sip.callee_gone', 'the other phone\'s TLS connection is gone');
     const callId = req.callId();
     this.#proxy.forward(tx, { uri: req.uri, flow: target }, {
       recordRoute: false,

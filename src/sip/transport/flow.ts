@@ -10,6 +10,8 @@
  * core a Flow; the core never touches sockets.
  */
 
+import type { CertFailureCode } from '../../events/index.js';
+
 /** What the TLS handshake established about the peer. */
 export interface TlsPeer {
   /** `TLSv1.3`, `TLSv1.2`, ... */
@@ -24,6 +26,8 @@ export interface TlsPeer {
    * a readable reason), or undefined when it verified (or none was sent).
    */
   readonly certError: string | undefined;
+  /** certError as a failure code (src/events/codes.ts). */
+  readonly certErrorCode?: CertFailureCode | undefined;
   /** The phone the verified certificate belongs to (current, valid, not revoked). */
   readonly certPhone: string | undefined;
 }

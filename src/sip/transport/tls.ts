@@ -32,6 +32,8 @@ import type { ParseResult } from '../message/parser.js';
 import { serialize, responseFor } from '../message/serializer.js';
 import type { Flow, FlowIdentityVia, TlsPeer } from './flow.js';
 import type { SipLimits } from '../message/limits.js';
+import type { CertFailureCode, TlsFailureCode } from '../../events/index.js';
+import { certFailureCode, handshakeFailureCode } from '../../core/tls-failure.js';
 
 export interface TlsCredentials {
   cert: string;
@@ -54,6 +56,8 @@ export interface HandshakeReport {
   error?: string | undefined;
   /** The TLS alert involved: what sipsec sent, or what the peer sent. */
   alert?: string | undefined;
+  /** `error` as a failure code. */
+  code?: TlsFailureCode | undefined;
   phone?: string | undefined;
 }
 
@@ -62,6 +66,7 @@ export type CertificateJudge = (cert: tls.PeerCertificate | undefined, authoriza
   serial: string | undefined;
   subject: string | undefined;
   error: string | undefined;
+  code?: CertFailureCode | undefined;
   phone: string | undefined;
 };
 
@@ -89,7 +94,7 @@ export interface TlsTransportOptions {
   onHandshake: (r: HandshakeReport) => void;
   onMessage: (result: ParseResult, flow: Flow) => void;
   /** A connection refused before TLS (cap, allow-list). */
-  onRefused: (remote: string, why: string) => void;
+  onRefused: (remote: string, why: string, code: 'sip.not_allowed' | 'sip.too_many_connections') => void;
   /** A flow exists (handshake done); called before any of its messages. */
   onFlowOpened?: (flow: Flow) => void;
   now?: () => number;
@@ -307,14 +312,14 @@ export class TlsTransport {
     const remote = remoteString(raw.remoteAddress, raw.remotePort);
     if (this.#o.allows && !this.#o.allows(ip)) {
       raw.destroy();
-      this.#refused(ip, remote, 'address not in --allow');
+      this.#refused(ip, remote, 'address not in --allow', 'sip.not_allowed');
       return;
     }
     const n = (this.#perIp.get(ip) ?? 0) + 1;
     const cap = this.#o.maxConnectionsPerIp ?? 64;
     if (n > cap) {
       raw.destroy();
-      this.#refused(ip, remote, `more than ${cap} connections from ${ip} (--max-conn-per-ip)`);
+      this.#refused(ip, remote, `more than ${cap} connections from ${ip} (--max-conn-per-ip)`, 'sip.too_many_connections');
       return;
     }
     this.#perIp.set(ip, n);
@@ -327,13 +332,13 @@ export class TlsTransport {
   }
 
   /** One report per address per 10 s: a flood must not flood the event stream. */
-  #refused(ip: string, remote: string, why: string): void {
+  #refused(ip: string, remote: string, why: string, code: 'sip.not_allowed' | 'sip.too_many_connections'): void {
     const now = this.#now();
     const last = this.#refusedAt.get(ip) ?? 0;
     if (now - last < 10_000) return;
     if (this.#refusedAt.size > 10_000) this.#refusedAt.clear();
     this.#refusedAt.set(ip, now);
-    this.#o.onRefused(remote, why);
+    this.#o.onRefused(remote, why, code);
   }
 
   #onTlsError(err: Error & { code?: string }, socket: tls.TLSSocket): void {
@@ -341,10 +346,10 @@ export class TlsTransport {
     const authError = socket.authorizationError === null || socket.authorizationError === undefined ? undefined : String(socket.authorizationError);
     if (authError) {
       // requireCert: node closed the connection right after the handshake because the certificate did not verify.
-      this.#o.onHandshake({ remote, ok: false, error: `client certificate refused: ${describeCertError(authError)}`, alert: 'none: closed right after the handshake' });
+      this.#o.onHandshake({ remote, ok: false, error: `client certificate refused: ${describeCertError(authError)}`, alert: 'none: closed right after the handshake', code: certFailureCode(authError) });
       return;
     }
-    this.#o.onHandshake({ remote, ok: false, error: handshakeError(err), alert: alertOf(err) });
+    this.#o.onHandshake({ remote, ok: false, error: handshakeError(err), alert: alertOf(err), code: handshakeFailureCode(err) });
   }
 
   #onSecure(socket: tls.TLSSocket): void {
@@ -364,11 +369,12 @@ export class TlsTransport {
         certSerial: judged.serial,
         certSubject: judged.subject,
         certError: judged.error,
+        certErrorCode: judged.error === undefined ? undefined : (judged.code ?? 'tls.cert_invalid'),
         certPhone: judged.phone,
       };
     } catch (e) {
       socket.destroy();
-      this.#o.onHandshake({ remote, ok: false, error: `internal: ${(e as Error).message}` });
+      this.#o.onHandshake({ remote, ok: false, error: `internal: ${(e as Error).message}`, code: 'tls.internal' });
       return;
     }
     const flow = new TlsFlow(socket, peer, this.#o.limits, this.#now());
@@ -382,7 +388,7 @@ export class TlsTransport {
       certSerial: peer.certSerial,
       certSubject: peer.certSubject,
       phone: peer.certPhone,
-      ...(peer.certError ? { error: `client certificate not accepted: ${peer.certError}`, alert: 'none: the first request is answered 403, then the connection closes' } : {}),
+      ...(peer.certError ? { error: `client certificate not accepted: ${peer.certError}`, alert: 'none: the first request is answered 403, then the connection closes', code: peer.certErrorCode } : {}),
     });
     if (peer.certError) {
       // Nothing but one refusal is read from an unverified peer.

@@ -113,6 +113,9 @@ export class Registrar {
     const contacts = req.contacts();
     if (!callId.ok || !cseq.ok || !contacts.ok) return fail(400, 'unreadable Call-ID, CSeq or Contact');
     const headerExpires = req.headers.first('expires');
+    // §10.3 step 7 reads a missing Expires as the default, never a broken
+    // one: `-1` or `abc` is a client bug the phone should hear about.
+    if (headerExpires !== undefined && parseDeltaSeconds(headerExpires) === undefined) return fail(400, 'malformed Expires header: not delta-seconds (RFC 3261 §20.19)');
     const current = this.#live(aor, now);
 
     // Step 6: `*` removes every binding, only with Expires: 0 and alone.
@@ -134,7 +137,10 @@ export class Registrar {
     const wanted: Wanted[] = [];
     for (const na of contacts.value) {
       if (!isSipUri(na.uri)) return fail(400, `Contact ${na.uri.raw.slice(0, 60)} is not a sip: or sips: URI`);
-      const asked = parseDeltaSeconds(paramValue(na.params, 'expires') ?? undefined) ?? parseDeltaSeconds(headerExpires) ?? this.defaultExpires;
+      const param = paramValue(na.params, 'expires');
+      const fromParam = parseDeltaSeconds(param);
+      if (param !== undefined && fromParam === undefined) return fail(400, 'malformed expires parameter in the Contact header: not delta-seconds (RFC 3261 §20.10)');
+      const asked = fromParam ?? parseDeltaSeconds(headerExpires) ?? this.defaultExpires;
       if (asked !== 0 && asked < this.minExpires) {
         return fail(423, `registration interval ${asked} s is shorter than ${this.minExpires} s`, [['Min-Expires', String(this.minExpires)]]);
       }

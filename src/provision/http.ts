@@ -254,7 +254,8 @@ export async function startHttpProvisioning(o: HttpProvisionOptions): Promise<Ht
             requestCert: true,
             rejectUnauthorized: false,
             minVersion: 'TLSv1.2',
-            handshakeTimeout: o.handshakeTimeoutMs ?? 10_000,
+            // A backstop only: the connection guard's absolute deadline comes first (node's is an idle timer).
+            handshakeTimeout: (o.handshakeTimeoutMs ?? 10_000) + 5000,
           },
           handler,
         )

@@ -55,6 +55,8 @@ export interface HandshakeReport {
   error?: string | undefined;
   /** Stable code of a failure sipsec itself ended (`tls.handshake_timeout`, `tls.renegotiation_refused`). */
   code?: string | undefined;
+  /** With `code`: the same in words. */
+  reason?: string | undefined;
   /** The TLS alert involved: what sipsec sent, or what the peer sent. */
   alert?: string | undefined;
   phone?: string | undefined;
@@ -274,7 +276,9 @@ export class TlsTransport {
       rejectUnauthorized: this.#o.requireCert,
       minVersion: min,
       ...(ciphers ? { ciphers } : {}),
-      handshakeTimeout: this.#o.handshakeTimeoutMs ?? 10_000,
+      // node's own timer is an idle timer: the connection guard's absolute
+      // deadline is the one that counts; this only backs it up.
+      handshakeTimeout: (this.#o.handshakeTimeoutMs ?? 10_000) + 5000,
       // Phones keep one connection for hours; TLS session tickets save the
       // full handshake when they reconnect.
       sessionTimeout: 3600,
@@ -339,7 +343,7 @@ export class TlsTransport {
 
   #onGuardDrop(d: GuardDrop): void {
     if (d.code === 'handshake_timeout') {
-      this.#o.onHandshake({ remote: d.remote, ok: false, error: d.reason, code: 'tls.handshake_timeout' });
+      this.#o.onHandshake({ remote: d.remote, ok: false, error: d.reason, code: 'tls.handshake_timeout', reason: d.reason });
       return;
     }
     this.#o.onRefused(d.remote, d.reason, d.code === 'too_many_handshakes' ? 'conn.too_many_handshakes' : 'conn.too_many_per_address');
@@ -374,7 +378,7 @@ export class TlsTransport {
   #onSecure(socket: tls.TLSSocket): void {
     this.#guard.established(socket);
     const remote = remoteString(socket.remoteAddress, socket.remotePort);
-    refuseRenegotiation(socket, (error) => this.#o.onHandshake({ remote, ok: false, error, code: 'tls.renegotiation_refused' }));
+    refuseRenegotiation(socket, (error) => this.#o.onHandshake({ remote, ok: false, error, code: 'tls.renegotiation_refused', reason: error }));
     let peer: TlsPeer;
     try {
       const raw = socket.getPeerCertificate();

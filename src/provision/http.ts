@@ -64,6 +64,7 @@ export interface HttpProvisionServer {
 }
 
 const REALM = 'sipsec provisioning';
+const FAILURE_WORDS: Record<SecurityEventName, string> = { InvalidAccountID: 'unknown user', InvalidPassword: 'wrong password', ChallengeResponseFailed: 'replayed digest response' };
 const RENEGOTIATION = new Set(['ERR_TLS_RENEGOTIATION_DISABLED', 'ERR_TLS_SESSION_ATTACK']);
 const MAX_PATH = 512;
 
@@ -123,7 +124,7 @@ export async function startHttpProvisioning(o: HttpProvisionOptions): Promise<Ht
       ...(nonce !== undefined ? { receivedChallenge: nonce } : {}),
     });
     o.security?.log.write(line);
-    o.bus.emit({ event: 'security', remote, protocol: o.kind, securityEvent: event, account: account.slice(0, 64), line, code: 'http.auth_failed', reason: event === 'InvalidAccountID' ? 'unknown user' : 'wrong password' });
+    o.bus.emit({ event: 'security', remote, protocol: o.kind, securityEvent: event, account: account.slice(0, 64), line, code: 'http.auth_failed', reason: FAILURE_WORDS[event] });
     if (!lockout) return;
     const ip = plainIp(sock.remoteAddress ?? '');
     const r = lockout.recordFailure(ip);

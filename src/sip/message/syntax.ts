@@ -199,6 +199,13 @@ export function parseDigits(s: string, max: number, start = 0, end = s.length): 
 /** Any control character but HTAB (CR and LF never survive line splitting and unfolding). */
 const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
 
+/** Controls other than HTAB, CR and LF: one scan of a whole message head finds whether any header value needs a closer look. */
+const CONTROL_IN_LINES = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
+
+export function hasLineControl(text: string): boolean {
+  return CONTROL_IN_LINES.test(text);
+}
+
 /** Whether a header value holds a control character at all, escaped or not (HTAB aside). */
 export function hasControl(value: string): boolean {
   return CONTROL.test(value);

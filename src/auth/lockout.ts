@@ -113,6 +113,8 @@ export interface SecurityEvent {
   /** Session identifier: the Call-ID. */
   sessionId: string;
   transport: 'UDP' | 'TCP' | 'TLS' | 'WS' | 'WSS';
+  /** Asterisk's Service field. Default `SIP`; HTTPS provisioning writes `HTTPS` (the password tried is the same SIP secret). */
+  service?: 'SIP' | 'HTTPS';
   local: { address: string; port: number };
   remote: { address: string; port: number };
   /** Our nonce, the nonce the client answered, and its response (EventVersion 2 fields). */
@@ -176,7 +178,7 @@ export function formatSecurityEvent(e: SecurityEvent): string {
   const v2 = e.challenge !== undefined || e.receivedChallenge !== undefined || e.receivedHash !== undefined;
   let line =
     `[${date} ${time}] SECURITY[${e.pid ?? process.pid}] sipsec: ` +
-    `SecurityEvent="${e.event}",EventTV="${tv}",Severity="Error",Service="SIP",EventVersion="${v2 ? 2 : 1}",` +
+    `SecurityEvent="${e.event}",EventTV="${tv}",Severity="Error",Service="${e.service ?? 'SIP'}",EventVersion="${v2 ? 2 : 1}",` +
     `AccountID="${clean(e.accountId)}",SessionID="${clean(e.sessionId)}",` +
     `LocalAddress="${address(e.transport, e.local)}",RemoteAddress="${address(e.transport, e.remote)}"`;
   if (e.challenge !== undefined) line += `,Challenge="${clean(e.challenge)}"`;

@@ -96,8 +96,11 @@ const tlsHandshakeFailed = event('tls.handshake', {
   error: z.string(),
   /** The TLS alert involved: `received <name> (<n>)` from the phone, or what sipsec sent. */
   alert: z.string().optional(),
+  /** With a code sipsec decided itself (timeout, renegotiation): the same in words. */
+  reason: z.string().optional(),
   code: codes(
     'tls.unknown_ca',
+    'tls.renegotiation_refused',
     'tls.bad_certificate',
     'tls.certificate_expired',
     'tls.peer_alert',
@@ -134,7 +137,9 @@ const sipReject = event('sip.reject', {
     'sip.udp_not_tls',
     'sip.tcp_not_tls',
     'sip.not_allowed',
-    'sip.too_many_connections',
+    'conn.too_many_per_address',
+    'conn.too_many_handshakes',
+    'sip.first_message_timeout',
     'sip.malformed',
     'sip.invalid_request',
     'sip.locked_out',
@@ -179,6 +184,7 @@ const registerFail = event('register.fail', {
   code: codes(
     'register.bad_request',
     'register.bad_contact',
+    'register.bad_expires',
     'register.interval_too_brief',
     'register.cseq_out_of_order',
     'register.too_many_contacts',
@@ -207,14 +213,18 @@ const security = event('security', {
   account: z.string(),
   /** The line written to security.log (Asterisk's format, for fail2ban). */
   line: z.string(),
-  code: codes('auth.unknown_user', 'auth.wrong_password', 'auth.nonce_replayed', 'auth.blocked'),
+  /** The service the password was tried on (`SIP`, or `HTTPS` for provisioning: the same secret). */
+  protocol: z.string().optional(),
+  reason: z.string().optional(),
+  code: codes('auth.unknown_user', 'auth.wrong_password', 'auth.nonce_replayed', 'auth.blocked', 'http.auth_failed'),
 });
 const securityBlock = event('security.block', {
   remote: z.string(),
   failures: z.number(),
   until: z.string(),
   reason: z.string(),
-  code: codes('auth.locked_out'),
+  protocol: z.string().optional(),
+  code: codes('auth.locked_out', 'http.auth_locked_out'),
 });
 const callProxy = event('call.proxy', {
   phone: z.string(),
@@ -359,7 +369,7 @@ const provisionDenied = event('provision.denied', {
   remote: z.string(),
   protocol: provisionProtocol,
   file: z.string().optional(),
-  status: z.number().optional(),
+  status: z.union([z.number(), z.literal('dropped')]).optional(),
   reason: z.string(),
   ms: z.number().optional(),
   bytes: z.number().optional(),
@@ -369,6 +379,10 @@ const provisionDenied = event('provision.denied', {
   retransmits: z.number().optional(),
   code: codes(
     'provision.method_not_allowed',
+    'http.auth_locked_out',
+    'http.first_request_timeout',
+    'conn.too_many_per_address',
+    'conn.too_many_handshakes',
     'provision.bad_path',
     'provision.malformed_request',
     'provision.not_found',

@@ -38,7 +38,6 @@ export const FAILURE_CODES = {
   'sip.diagnostic_unavailable': 'the plain-SIP diagnostic listener could not start (port busy)',
   // SIP: connections and messages refused
   'sip.not_allowed': 'a connection from an address outside --allow',
-  'sip.too_many_connections': 'more connections from one address than --max-conn-per-ip',
   'sip.malformed': 'a message that does not parse (RFC 3261 §7)',
   'sip.invalid_request': 'a request that parses but breaks a rule of RFC 3261 (§8.2, §16.3: Max-Forwards, Require, Content-Type ...)',
   'sip.locked_out': 'a request from an address locked out after repeated authentication failures',
@@ -122,6 +121,15 @@ export const FAILURE_CODES = {
   'resync.refused': 'the phone answered the resync NOTIFY with an error status',
   'resync.no_answer': 'the phone did not answer the resync NOTIFY in time',
   'resync.connection_closed': 'the phone\'s connection closed before it answered the resync NOTIFY',
+  // connection guard (every listener): what one address, or everyone at once, may hold
+  'conn.too_many_per_address': 'a connection refused: this address already holds --max-conn-per-ip connections',
+  'conn.too_many_handshakes': 'a connection refused: --max-handshakes connections are already in their handshake',
+  'tls.renegotiation_refused': 'the peer tried to renegotiate TLS: refused and the connection closed',
+  'sip.first_message_timeout': 'a plain TCP connection to the diagnostic port sent no complete SIP message in time',
+  'http.first_request_timeout': 'a plain HTTP connection sent no complete request in time',
+  'http.auth_failed': 'a wrong password (Basic or Digest) on HTTPS provisioning: it counts in the same lockout as SIP',
+  'http.auth_locked_out': 'an address locked out after repeated authentication failures (SIP or HTTPS) was refused over HTTPS',
+  'register.bad_expires': 'a REGISTER with a malformed Expires header or expires Contact parameter (400)',
 } as const satisfies Record<string, string>;
 
 export type FailureCode = keyof typeof FAILURE_CODES;

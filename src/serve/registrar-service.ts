@@ -6,7 +6,6 @@
  * renewed takes effect without a restart (new CRL for new handshakes;
  * connections of a certificate that is no longer valid are closed).
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 import type { ServeRuntime, ServeService } from './serve.js';
 import type { DigestAlgorithm } from '../auth/digest.js';
@@ -21,6 +20,8 @@ import { TlsTransport, type HandshakeReport, type TlsMin } from '../sip/transpor
 import type { EventInput } from '../events/index.js';
 import { loadAllVendors } from '../vendors/registry.js';
 import { ResyncRequestSchema, resyncPhones } from './resync.js';
+import { securityLog } from './security.js';
+import { errnoCode, SipsecError } from '../core/errors.js';
 
 export interface RegistrarServiceOptions {
   /** SIP over TLS port (0: any free port). */
@@ -40,7 +41,10 @@ export interface RegistrarServiceOptions {
   /** Local extensions (the SRTP echo joins here). */
   endpoints?: readonly LocalEndpoint[];
   idleTimeoutMs?: number;
+  /** Deadline of the TLS handshake (and of the diagnostic port's first message) from accept. Default 10 s. */
   handshakeTimeoutMs?: number;
+  /** Connections in their handshake at once, per listener. Default 256. */
+  maxPendingHandshakes?: number;
   midMessageTimeoutMs?: number;
 }
 
@@ -49,28 +53,12 @@ export interface RegistrarService extends ServeService {
   readonly server: SipServer;
 }
 
-/**
- * The security log fail2ban reads: Asterisk security-event lines
- * (lockout.ts), 0640 in the CA home. Written synchronously: lines are
- * rare (failures only, and the lockout bounds them), must be in order,
- * and must be on disk when fail2ban looks.
- */
-function securityLog(file: string): { write(line: string): void; close(): Promise<void> } {
-  let fd: number | undefined;
-  return {
-    write(line) {
-      try {
-        fd ??= openSync(file, 'a', 0o640);
-        writeSync(fd, line + '\n');
-      } catch {
-        // a full disk must not stop the registrar; the event stream still has the line
-      }
-    },
-    close: async () => {
-      if (fd !== undefined) closeSync(fd);
-      fd = undefined;
-    },
-  };
+/** The SIP port's bind error in words, with what to do. */
+function listenFailure(e: unknown, port: number): SipsecError {
+  const code = errnoCode(e);
+  if (code === 'EADDRINUSE') return new SipsecError('BIND_FAILED', `SIP/TLS port ${port} is already in use`, 'stop the other server or choose --sip-port');
+  if (code === 'EACCES') return new SipsecError('BIND_FAILED', `cannot bind SIP/TLS port ${port}: permission denied`, 'use --sip-port above 1023, setcap cap_net_bind_service=+ep $(readlink -f $(which node)), or run as root');
+  return new SipsecError('BIND_FAILED', `cannot bind SIP/TLS port ${port}: ${(e as Error).message}`);
 }
 
 /** A transport's handshake report as a catalog event (a failure always has its code). */
@@ -85,7 +73,9 @@ export async function startRegistrar(rt: ServeRuntime, o: RegistrarServiceOption
   const clientCert = o.clientCert ?? 'vendor';
   const identities = new Identities(store, clientCert);
   await identities.init();
-  const log = securityLog(path.join(store.paths.root, 'security.log'));
+  // Inside serve, the lockout and log HTTPS provisioning also feeds; alone (tests), its own.
+  const shared = rt.security;
+  const log = shared?.log ?? securityLog(path.join(store.paths.root, 'security.log'));
   const warnAgent = store.config.registrar.host.includes(':') ? `[${store.config.registrar.host}]` : store.config.registrar.host;
   const server = new SipServer({
     identities,
@@ -94,7 +84,7 @@ export async function startRegistrar(rt: ServeRuntime, o: RegistrarServiceOption
     securityLog: (line) => log.write(line),
     ...(o.auth ? { auth: o.auth } : {}),
     ...(o.digestAlgorithms ? { digestAlgorithms: o.digestAlgorithms } : {}),
-    ...(o.lockout !== undefined ? { lockout: o.lockout } : {}),
+    ...(shared ? { lockoutTracker: shared.lockout ?? null } : o.lockout !== undefined ? { lockout: o.lockout } : {}),
     ...(o.registrar ? { registrar: o.registrar } : {}),
     ...(o.endpoints ? { endpoints: o.endpoints } : {}),
   });
@@ -109,6 +99,7 @@ export async function startRegistrar(rt: ServeRuntime, o: RegistrarServiceOption
     maxConnectionsPerIp: o.maxConnPerIp ?? 64,
     ...(o.idleTimeoutMs !== undefined ? { idleTimeoutMs: o.idleTimeoutMs } : {}),
     ...(o.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: o.handshakeTimeoutMs } : {}),
+    ...(o.maxPendingHandshakes !== undefined ? { maxPendingHandshakes: o.maxPendingHandshakes } : {}),
     ...(o.midMessageTimeoutMs !== undefined ? { midMessageTimeoutMs: o.midMessageTimeoutMs } : {}),
     allows: (ip) => rt.allow.allows(ip),
     judge: (cert, authError) => identities.judge(cert, authError),
@@ -117,7 +108,15 @@ export async function startRegistrar(rt: ServeRuntime, o: RegistrarServiceOption
     onMessage: (result, flow) => server.handle(result, flow),
     onRefused: (remote, why, code) => rt.bus.emit({ event: 'sip.reject', remote, transport: 'tls', what: 'connection', why, status: 'dropped', code }),
   });
-  const port = await transport.listen();
+  let port: number;
+  try {
+    port = await transport.listen();
+  } catch (e) {
+    server.close();
+    await transport.close();
+    if (!shared) await log.close();
+    throw listenFailure(e, o.port);
+  }
   server.port = port;
   for (const h of [rt.bind, store.config.registrar.host, ...rt.tls.entry.sans.dns, ...rt.tls.entry.sans.ip]) {
     if (h !== '0.0.0.0' && h !== '::') server.addOwnHost(h);
@@ -131,6 +130,8 @@ export async function startRegistrar(rt: ServeRuntime, o: RegistrarServiceOption
       tlsPort: port,
       warnAgent,
       allows: (ip) => rt.allow.allows(ip),
+      ...(o.handshakeTimeoutMs !== undefined ? { firstMessageTimeoutMs: o.handshakeTimeoutMs } : {}),
+      ...(o.maxConnPerIp !== undefined ? { maxConnectionsPerIp: o.maxConnPerIp } : {}),
       guessPhone: (user, ip) => (user !== undefined ? identities.byUser(user)?.name : undefined) ?? store.index.phones.find((p) => p.ips.includes(ip))?.name,
       report: (ev) => rt.bus.emit({ event: 'sip.reject', ...ev, code: ev.transport === 'udp' ? 'sip.udp_not_tls' : 'sip.tcp_not_tls' }),
     });
@@ -175,6 +176,7 @@ export async function startRegistrar(rt: ServeRuntime, o: RegistrarServiceOption
       tlsMin: o.tlsMin ?? '1.2',
       auth: server.auth,
       connections: transport.connections,
+      handshaking: transport.handshaking,
       bindings: server.registrar.size,
       calls: server.calls,
       endpoints: server.endpoints().map((e) => ({ ext: e.ext, description: e.description ?? '' })),
@@ -202,7 +204,7 @@ export async function startRegistrar(rt: ServeRuntime, o: RegistrarServiceOption
       server.close();
       await transport.close();
       await diag?.close();
-      await log.close();
+      if (!shared) await log.close();
     },
   };
 }

@@ -11,6 +11,9 @@ import { EventBus, EventLog, type EventBusOptions } from './events.js';
 import { isFailureCode, type EventInput, type ServeEvent, type ServeEventOf } from '../events/index.js';
 import { startControl } from './control.js';
 import { chooseServerCert, type ServeTls } from './server-cert.js';
+import { sharedSecurity, type SharedSecurity } from './security.js';
+import { SipsecError } from '../core/errors.js';
+import type { LockoutOptions } from '../auth/lockout.js';
 
 /**
  * `sipsec serve`: TFTP and HTTPS (and plain HTTP on request) provisioning
@@ -36,7 +39,15 @@ export interface ServeOptions {
   onEvent?: (ev: ServeEvent) => void;
   /** How often the CA home is checked for changes (phones added, certificates revoked). */
   reloadMs?: number;
-  /** Extra services (the registrar), started after provisioning with the shared runtime. */
+  /** Authentication failures per address that lock it out of SIP and HTTPS alike; null = never. Default fail2ban's (10 in 10 min, 10 min). */
+  lockout?: LockoutOptions | null;
+  /** Deadline of the TLS handshake on the HTTPS port, from accept. Default 10 s (the registrar has its own setting). */
+  handshakeTimeoutMs?: number;
+  /** Connections in their TLS handshake at once on the HTTPS port. Default 256. */
+  maxPendingHandshakes?: number;
+  /** HTTPS connections from one address. Default 64. */
+  maxConnPerIp?: number;
+  /** Extra services (the registrar), started beside provisioning with the shared runtime. */
   services?: Array<(rt: ServeRuntime) => Promise<ServeService>>;
 }
 
@@ -61,6 +72,8 @@ export interface ServeRuntime {
   /** The current CRL (PEM), re-read on reload. */
   crl(): string;
   allow: AllowList;
+  /** The lockout and security log shared by SIP and HTTPS authentication (absent: each service keeps its own). */
+  security?: SharedSecurity;
 }
 
 export interface RunningServe {
@@ -154,6 +167,7 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
   };
   let table = await rebuild();
   let crl = await fs.readFile(store.paths.crl, 'utf8').catch(() => '');
+  const security = sharedSecurity(path.join(store.paths.root, 'security.log'), o.lockout);
 
   const closers: Array<() => Promise<void>> = [];
   const ports: RunningServe['ports'] = {};
@@ -161,63 +175,99 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
   const stopAll = async () => {
     for (const c of closers.reverse()) await c().catch(() => undefined);
   };
-  try {
-    if (o.tftpPort !== null) {
-      const tftp: TftpServer = await createTftpServer({
-        host: o.bind,
-        port: o.tftpPort,
-        lookup: (name, remote) => {
-          const route = table.lookup(name);
-          if (!route) return { ok: false, code: 1, message: 'File not found', meta: { code: 'provision.not_found' } };
-          const d = decide(route, { protocol: 'tftp', remoteIp: remote.address, now: Date.now() }, policy);
-          const meta = { phone: route.phone, route: route.path, holdsKey: route.holdsKey, ...(d.ok && d.warning ? { warning: d.warning } : {}) };
-          if (!d.ok) return d.hide ? { ok: false, code: 1, message: 'File not found', meta: { ...meta, reason: d.reason, code: d.code } } : { ok: false, code: 2, message: d.reason.slice(0, 100), meta: { ...meta, code: d.code } };
-          return { ok: true, data: route.content, meta };
-        },
-        onEvent: (ev) => bus.emit(tftpToServeEvent(ev)),
-        // Cisco SPA's factory Profile_Rule asks for /spa$PSN.cfg (vendors.md §3.1).
-        stripLeadingSlash: true,
-      });
-      ports.tftp = tftp.address().port;
-      closers.push(() => tftp.close());
+  // Every listener is started at once and all of them must come up: a
+  // serve missing one port is closed whole, naming every port that failed,
+  // rather than leaving the others accepting while it shuts down.
+  const failures: string[] = [];
+  const attempt = async (start: () => Promise<void>): Promise<void> => {
+    try {
+      await start();
+    } catch (e) {
+      failures.push(e instanceof SipsecError ? e.message : (e as Error).message);
     }
-    const httpCommon = {
-      host: o.bind,
-      basePath: new URL(store.config.provisioningUrl ?? 'https://x/').pathname,
-      table: () => table,
-      policy,
-      secretOf: (phone: string) => store.index.phones.find((p) => p.name === phone)?.secret,
-      phoneOfSerial: (serial: string) => {
-        const e = store.bySerial(serial);
-        return e && e.kind === 'phone' && e.status === 'valid' && store.current(e.name)?.serial === e.serial ? e.name : undefined;
-      },
-      clientCert: o.httpsClientCert,
-      bus,
-    };
-    if (o.httpsPort !== null) {
-      const srv: HttpProvisionServer = await startHttpProvisioning({ ...httpCommon, kind: 'https', port: o.httpsPort, tls: { cert: tls.cert, key: tls.key, ca: tls.ca, ...(crl ? { crl } : {}) } });
-      ports.https = srv.port;
-      closers.push(() => srv.close());
-    }
-    if (o.httpPort !== null) {
-      const srv = await startHttpProvisioning({ ...httpCommon, kind: 'http', port: o.httpPort });
-      ports.http = srv.port;
-      closers.push(() => srv.close());
-    }
-    const runtime: ServeRuntime = { store, bus, bind: o.bind, tls, crl: () => crl, allow };
-    for (const start of o.services ?? []) {
-      const s = await start(runtime);
-      services.push(s);
-      closers.push(() => s.close());
-      const p = s.status().port;
-      if (s.name === 'registrar' && typeof p === 'number') ports.sip = p;
-    }
-  } catch (e) {
-    await stopAll();
+  };
+  const httpCommon = {
+    host: o.bind,
+    basePath: new URL(store.config.provisioningUrl ?? 'https://x/').pathname,
+    table: () => table,
+    policy,
+    secretOf: (phone: string) => store.index.phones.find((p) => p.name === phone)?.secret,
+    phoneOfSerial: (serial: string) => {
+      const e = store.bySerial(serial);
+      return e && e.kind === 'phone' && e.status === 'valid' && store.current(e.name)?.serial === e.serial ? e.name : undefined;
+    },
+    clientCert: o.httpsClientCert,
+    bus,
+    security,
+    ...(o.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: o.handshakeTimeoutMs } : {}),
+    ...(o.maxPendingHandshakes !== undefined ? { maxPendingHandshakes: o.maxPendingHandshakes } : {}),
+    ...(o.maxConnPerIp !== undefined ? { maxConnectionsPerIp: o.maxConnPerIp } : {}),
+  };
+  const runtime: ServeRuntime = { store, bus, bind: o.bind, tls, crl: () => crl, allow, security };
+  const starts: Array<Promise<void>> = [];
+  if (o.tftpPort !== null) {
+    const tftpPort = o.tftpPort;
+    starts.push(
+      attempt(async () => {
+        const tftp: TftpServer = await createTftpServer({
+          host: o.bind,
+          port: tftpPort,
+          lookup: (name, remote) => {
+            const route = table.lookup(name);
+            if (!route) return { ok: false, code: 1, message: 'File not found', meta: { code: 'provision.not_found' } };
+            const d = decide(route, { protocol: 'tftp', remoteIp: remote.address, now: Date.now() }, policy);
+            const meta = { phone: route.phone, route: route.path, holdsKey: route.holdsKey, ...(d.ok && d.warning ? { warning: d.warning } : {}) };
+            if (!d.ok) return d.hide ? { ok: false, code: 1, message: 'File not found', meta: { ...meta, reason: d.reason, code: d.code } } : { ok: false, code: 2, message: d.reason.slice(0, 100), meta: { ...meta, code: d.code } };
+            return { ok: true, data: route.content, meta };
+          },
+          onEvent: (ev) => bus.emit(tftpToServeEvent(ev)),
+          // Cisco SPA's factory Profile_Rule asks for /spa$PSN.cfg (vendors.md §3.1).
+          stripLeadingSlash: true,
+        });
+        ports.tftp = tftp.address().port;
+        closers.push(() => tftp.close());
+      }),
+    );
+  }
+  if (o.httpsPort !== null) {
+    const httpsPort = o.httpsPort;
+    starts.push(
+      attempt(async () => {
+        const srv: HttpProvisionServer = await startHttpProvisioning({ ...httpCommon, kind: 'https', port: httpsPort, tls: { cert: tls.cert, key: tls.key, ca: tls.ca, ...(crl ? { crl } : {}) } });
+        ports.https = srv.port;
+        closers.push(() => srv.close());
+      }),
+    );
+  }
+  if (o.httpPort !== null) {
+    const httpPort = o.httpPort;
+    starts.push(
+      attempt(async () => {
+        const srv = await startHttpProvisioning({ ...httpCommon, kind: 'http', port: httpPort });
+        ports.http = srv.port;
+        closers.push(() => srv.close());
+      }),
+    );
+  }
+  for (const start of o.services ?? []) {
+    starts.push(
+      attempt(async () => {
+        const s = await start(runtime);
+        services.push(s);
+        closers.push(() => s.close());
+        const p = s.status().port;
+        if (s.name === 'registrar' && typeof p === 'number') ports.sip = p;
+      }),
+    );
+  }
+  await Promise.all(starts);
+  if (failures.length > 0) {
+    await Promise.all(closers.map((c) => c().catch(() => undefined)));
+    await security.log.close();
     offLog();
     offConsole();
     await log.close();
-    throw e;
+    throw new SipsecError('BIND_FAILED', `serve did not start: ${failures.join('; ')}`, 'free those ports or choose others (--tftp-port, --https-port, --http-port, --sip-port; off turns one off); nothing was left listening');
   }
 
   // Follow the CA home: phones added or removed, certificates renewed or revoked.
@@ -286,6 +336,7 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
       bus.emit({ event: 'serve.stop' });
       await control.close();
       await stopAll();
+      await security.log.close();
       await fs.rm(store.paths.serveState, { force: true });
       offLog();
       offConsole();

@@ -69,6 +69,7 @@ const CERT_HINTS = {
 } as const satisfies HintTable<Extract<HandshakeFailed['code'], `tls.cert_${string}` | 'tls.no_client_cert' | 'tls.crl_unavailable'>>;
 
 export const TLS_HINTS: HintTable<HandshakeFailed['code']> = {
+  'tls.renegotiation_refused': null,
   'tls.unknown_ca': 'phone-rejects-ca',
   'tls.bad_certificate': 'phone-rejects-ca',
   'tls.certificate_expired': 'phone-clock',
@@ -88,6 +89,8 @@ export const PLAIN_SIP_HINTS: HintTable<'sip.udp_not_tls' | 'sip.tcp_not_tls'> =
 export const REGISTER_HINTS: HintTable<ServeEventOf<'register.fail'>['code'] | ServeEventOf<'security.block'>['code']> = {
   'register.bad_request': null,
   'register.bad_contact': null,
+  'register.bad_expires': null,
+  'http.auth_locked_out': 'locked-out',
   'register.interval_too_brief': null,
   'register.cseq_out_of_order': null,
   'register.too_many_contacts': null,
@@ -123,6 +126,10 @@ export const CALL_END_HINTS: HintTable<NonNullable<EchoEnd['code']>> = {
 };
 
 export const PROVISION_HINTS: HintTable<ServeEventOf<'provision.denied'>['code']> = {
+  'http.auth_locked_out': 'locked-out',
+  'http.first_request_timeout': null,
+  'conn.too_many_per_address': null,
+  'conn.too_many_handshakes': null,
   'provision.method_not_allowed': 'provisioning-denied',
   'provision.bad_path': 'provisioning-denied',
   'provision.malformed_request': 'provisioning-denied',

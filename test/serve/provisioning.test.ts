@@ -137,7 +137,10 @@ test('serve over HTTPS: curl with the CA; digest, basic and client certificates;
   // Path attacks, methods, unknown files.
   assert.equal(get(`${base}/../index.json`, ['--path-as-is']), '400');
   assert.equal(get(`${base}/%2e%2e/index.json`, ['--path-as-is']), '400');
-  assert.equal(get(`${base}/nothing-here`), '404');
+  // A file that does not exist is challenged like a phone's file (issue 13: a 404 here, against 401
+  // for a phone's file, told which MAC-named files exist); after authentication it is 404.
+  assert.equal(get(`${base}/nothing-here`), '401');
+  assert.equal(get(`${base}/nothing-here`, ['--digest', '-u', `soft1:${secret('soft1')}`]), '404');
   assert.equal(get(`https://localhost:${serve.ports.https}/index.json`), '400');
   assert.equal(get(`${base}/${soft.path}`, ['-X', 'PUT', '--digest', '-u', `soft1:${secret('soft1')}`]), '405');
   // Shared files need no credentials; a wrong CA fails the TLS check.

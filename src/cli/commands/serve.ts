@@ -76,6 +76,8 @@ function registrarSettings(o: Record<string, string | string[] | boolean | undef
     ciphers: typeof o.ciphers === 'string' ? o.ciphers : undefined,
     diagnosticPort: port(String(o.diagnosticPort), '--diagnostic-port'),
     maxConnPerIp: positiveInt(String(o.maxConnPerIp), '--max-conn-per-ip'),
+    handshakeTimeoutMs: duration(String(o.handshakeTimeout), '--handshake-timeout'),
+    maxPendingHandshakes: positiveInt(String(o.maxHandshakes), '--max-handshakes'),
     auth,
     digestAlgorithms: algorithms,
     lockout: failures === 0 ? null : { maxFailures: failures, windowMs: duration(String(o.lockoutWindow), '--lockout-window'), blockMs: duration(String(o.lockoutTime), '--lockout-time') },
@@ -103,7 +105,9 @@ export function register(program: Command): void {
     .option('--tls-min <version>', 'oldest TLS version accepted on the SIP port: 1.0, 1.1, 1.2 or 1.3 (2011-era firmware may speak only 1.0)', '1.2')
     .option('--ciphers <list>', 'OpenSSL cipher list for the SIP port (default: node\'s; with --tls-min below 1.2, DEFAULT:@SECLEVEL=0)')
     .option('--diagnostic-port <port>', 'plain UDP+TCP port that only answers 403 "use TLS" and reports the phone, or off (skipped with a notice when busy)', '5060')
-    .option('--max-conn-per-ip <n>', 'SIP/TLS connections allowed from one address', '64')
+    .option('--max-conn-per-ip <n>', 'connections allowed from one address, per port (SIP/TLS, HTTPS, diagnostic TCP)', '64')
+    .option('--handshake-timeout <duration>', 'a connection that has not completed its TLS handshake (diagnostic TCP: sent its first message) this long after connecting is closed', '10s')
+    .option('--max-handshakes <n>', 'connections still in their handshake at once, per port, all addresses together', '256')
     .option('--digest-algorithms <list>', 'digest algorithms offered, most preferred first, one challenge each (RFC 8760); MD5 alone by default because some clients (baresip 1.0) refuse a 401 offering any algorithm they lack', 'MD5')
     .option('--lockout-failures <n>', 'authentication failures from one address that lock it out (0 = never)', '10')
     .option('--lockout-window <duration>', 'window in which those failures count', '10m')
@@ -121,11 +125,12 @@ export function register(program: Command): void {
       `
 Events (one line each; --json for JSON lines; always appended to serve.log in the CA home):
   provision.fetch, provision.denied, tls.handshake, register.ok, register.fail, register.end, sip.reject,
-  sip.listen, security, security.block, call.proxy, call.start, call.reject, call.end, ...
+  sip.listen, security, security.block, call.proxy, call.start, call.reject, call.end, phone.resync, ...
 Every failure event carries a stable machine-readable code beside its human reason
 (e.g. "code":"register.wrong_password"): the README's Events section lists every event and code.
-Authentication failures are also appended to security.log in the CA home, in Asterisk's security
-event format: fail2ban's stock asterisk filter reads it (logpath = <home>/security.log).
+Authentication failures (SIP and HTTPS: the HTTP password is the SIP secret) are also appended to
+security.log in the CA home, in Asterisk's security event format: fail2ban's stock asterisk filter
+reads it (logpath = <home>/security.log). Both count in one lockout per address (--lockout-*).
 
 Examples:
   sipsec serve
@@ -163,6 +168,11 @@ Ports below 1024 need root, or: setcap cap_net_bind_service=+ep $(readlink -f $(
         passphrase: passphraseSource(typeof o.passphraseFile === 'string' ? o.passphraseFile : undefined),
         onEvent: (ev) => process.stdout.write(json ? JSON.stringify(ev) + '\n' : formatEventLine(ev) + '\n'),
         services: registrarServices(sipPort, registrar, echoSettings(o)),
+        // One lockout for SIP and HTTPS: the HTTP password is the SIP secret.
+        lockout: registrar.lockout ?? null,
+        ...(registrar.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: registrar.handshakeTimeoutMs } : {}),
+        ...(registrar.maxPendingHandshakes !== undefined ? { maxPendingHandshakes: registrar.maxPendingHandshakes } : {}),
+        ...(registrar.maxConnPerIp !== undefined ? { maxConnPerIp: registrar.maxConnPerIp } : {}),
       };
       const running = await startServe(opts);
       if (!json) {

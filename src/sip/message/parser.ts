@@ -19,7 +19,7 @@ import { resolveLimits, type SipLimits } from './limits.js';
 import { SipHeaders, SipRequest, SipResponse, type HeaderField, type SipMessage } from './message.js';
 import { DROP, respond, type Reaction } from './result.js';
 import { parseContentLength } from './scalars.js';
-import { asciiLower, isToken, parseDigits, skipWs, trimEndIndex } from './syntax.js';
+import { asciiLower, bareControl, hasLineControl, isToken, parseDigits, skipWs, trimEndIndex } from './syntax.js';
 
 export interface ParseOptions {
   limits?: Partial<SipLimits>;
@@ -196,6 +196,8 @@ export function parseHead(buf: Buffer, start: number, textEnd: number, limits: S
   // Position of the next ':' at or after the current line, reused across
   // lines so that colon-less lines cannot make the scan quadratic.
   let nextColon = -1;
+  // One scan of the whole head; only a head with a control in it has its values checked one by one.
+  const controls = hasLineControl(text);
   const fields: HeaderField[] = [];
   let contentLength: number | undefined;
   let contentLengthError: string | undefined;
@@ -207,6 +209,10 @@ export function parseHead(buf: Buffer, start: number, textEnd: number, limits: S
     const key = headerKey(name);
     if (name.length + value.length + 2 > limits.maxLineBytes && !problem) {
       problem = { status: 400, reason: `header field ${name.slice(0, 40)} longer than ${limits.maxLineBytes} characters` };
+    }
+    if (controls && !problem) {
+      const ctl = bareControl(value);
+      if (ctl !== undefined) problem = { status: 400, reason: `control character 0x${ctl.toString(16).padStart(2, '0')} in the ${name.slice(0, 40)} header value` };
     }
     fields.push({ name, key, value });
     if (fields.length > limits.maxHeaders && !problem) {

@@ -195,3 +195,40 @@ export function parseDigits(s: string, max: number, start = 0, end = s.length): 
   }
   return n;
 }
+
+/** Any control character but HTAB (CR and LF never survive line splitting and unfolding). */
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
+
+/** Controls other than HTAB, CR and LF: one scan of a whole message head finds whether any header value needs a closer look. */
+const CONTROL_IN_LINES = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
+
+export function hasLineControl(text: string): boolean {
+  return CONTROL_IN_LINES.test(text);
+}
+
+/** Whether a header value holds a control character at all, escaped or not (HTAB aside). */
+export function hasControl(value: string): boolean {
+  return CONTROL.test(value);
+}
+
+/**
+ * The first control character (HTAB aside) a header value holds outside a
+ * quoted-pair, or undefined. RFC 3261 §25.1: values are TEXT-UTF8, LWS and
+ * tokens; the only place a control may appear is escaped in a
+ * quoted-string (`"\<NUL>"`, RFC 4475 §3.1.1.2 intmeth). A bare NUL is
+ * what C parsers in phones truncate at.
+ */
+export function bareControl(value: string): number | undefined {
+  if (!CONTROL.test(value)) return undefined;
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (quoted && c === 0x5c) {
+      i++;
+      continue;
+    }
+    if (c === 0x22) quoted = !quoted;
+    else if ((c < 0x20 && c !== 0x09) || c === 0x7f) return c;
+  }
+  return undefined;
+}

@@ -18,8 +18,10 @@ import { canonicalName, SINGLETON_HEADERS } from './headers.js';
 import { accepts } from './media-type.js';
 import type { SipRequest, SipResponse } from './message.js';
 import { DROP, respond, type Reaction } from './result.js';
-import { asciiLower } from './syntax.js';
+import { asciiLower, hasControl } from './syntax.js';
 import { schemeOf } from './uri.js';
+import { paramValue } from './params.js';
+import { parseDeltaSeconds } from './scalars.js';
 
 /** Methods sipsec recognises (RFC 3261 and the extension RFCs phones use). Method names are case-sensitive (§7.1). */
 export const KNOWN_METHODS: ReadonlySet<string> = new Set([
@@ -93,6 +95,17 @@ function check(req: SipRequest, opts: ValidateOptions): Verdict {
   const contacts = req.contacts();
   if (!contacts.ok) return reject(400, contacts.error);
   if (contacts.value === '*' && req.method !== 'REGISTER') return reject(400, "Contact '*' outside REGISTER");
+  // §20.19 / §20.10: delta-seconds. Checked here, before authentication,
+  // because a REGISTER would otherwise read `-1` or `abc` as absent
+  // (§10.3 step 7 default) and bind for an hour.
+  const expires = req.headers.first('expires');
+  if (expires !== undefined && parseDeltaSeconds(expires) === undefined) return reject(400, 'malformed Expires header: not delta-seconds');
+  if (req.method === 'REGISTER' && contacts.value !== '*') {
+    for (const na of contacts.value) {
+      const e = paramValue(na.params, 'expires');
+      if (e !== undefined && parseDeltaSeconds(e) === undefined) return reject(400, 'malformed expires parameter in the Contact header: not delta-seconds');
+    }
+  }
   const ctype = req.contentType();
   if (!ctype.ok) return reject(400, ctype.error);
 
@@ -113,6 +126,9 @@ function check(req: SipRequest, opts: ValidateOptions): Verdict {
     // §16.3 step 3 (RFC 4475 §3.3.11, zeromf). A proxy that wants to answer
     // OPTIONS itself (§11) passes a function returning false for it.
     if (mf.ok && mf.value === 0) return reject(483, 'Max-Forwards is 0');
+    // The parser lets an escaped control through a quoted-string (§25.1
+    // quoted-pair); a request sipsec relays must not carry one to a phone.
+    for (const f of req.headers) if (hasControl(f.value)) return reject(400, `control character in the ${canonicalName(f.key)} header value: not relayed`);
     const unsupported = unsupportedTags(req, 'proxy-require', opts);
     if (typeof unsupported === 'string') return reject(400, unsupported);
     if (unsupported.length) return reject(420, `unsupported Proxy-Require: ${unsupported.join(', ')}`, [['Unsupported', unsupported.join(', ')]]);

@@ -77,7 +77,7 @@ export type RegisterOutcome =
   | { readonly ok: false; readonly status: number; readonly code: RegisterRefusal; readonly reason: string; readonly headers: ReadonlyArray<readonly [string, string]> };
 
 /** Why the binding rules refused a REGISTER (failure codes, src/events/codes.ts). */
-export type RegisterRefusal = Extract<FailureCode, 'register.bad_request' | 'register.bad_contact' | 'register.interval_too_brief' | 'register.cseq_out_of_order' | 'register.too_many_contacts'>;
+export type RegisterRefusal = Extract<FailureCode, 'register.bad_request' | 'register.bad_contact' | 'register.bad_expires' | 'register.interval_too_brief' | 'register.cseq_out_of_order' | 'register.too_many_contacts'>;
 
 function fail(status: number, code: RegisterRefusal, reason: string, headers: ReadonlyArray<readonly [string, string]> = []): RegisterOutcome {
   return { ok: false, status, code, reason, headers };
@@ -117,6 +117,9 @@ export class Registrar {
     const contacts = req.contacts();
     if (!callId.ok || !cseq.ok || !contacts.ok) return fail(400, 'register.bad_request', 'unreadable Call-ID, CSeq or Contact');
     const headerExpires = req.headers.first('expires');
+    // §10.3 step 7 reads a missing Expires as the default, never a broken
+    // one: `-1` or `abc` is a client bug the phone should hear about.
+    if (headerExpires !== undefined && parseDeltaSeconds(headerExpires) === undefined) return fail(400, 'register.bad_expires', 'malformed Expires header: not delta-seconds (RFC 3261 §20.19)');
     const current = this.#live(aor, now);
 
     // Step 6: `*` removes every binding, only with Expires: 0 and alone.
@@ -138,7 +141,10 @@ export class Registrar {
     const wanted: Wanted[] = [];
     for (const na of contacts.value) {
       if (!isSipUri(na.uri)) return fail(400, 'register.bad_contact', `Contact ${na.uri.raw.slice(0, 60)} is not a sip: or sips: URI`);
-      const asked = parseDeltaSeconds(paramValue(na.params, 'expires') ?? undefined) ?? parseDeltaSeconds(headerExpires) ?? this.defaultExpires;
+      const param = paramValue(na.params, 'expires');
+      const fromParam = parseDeltaSeconds(param);
+      if (param !== undefined && fromParam === undefined) return fail(400, 'register.bad_expires', 'malformed expires parameter in the Contact header: not delta-seconds (RFC 3261 §20.10)');
+      const asked = fromParam ?? parseDeltaSeconds(headerExpires) ?? this.defaultExpires;
       if (asked !== 0 && asked < this.minExpires) {
         return fail(423, 'register.interval_too_brief', `registration interval ${asked} s is shorter than ${this.minExpires} s`, [['Min-Expires', String(this.minExpires)]]);
       }

@@ -62,6 +62,8 @@ export interface SipServerOptions {
   digestAlgorithms?: readonly DigestAlgorithm[];
   /** null: no lockout. */
   lockout?: LockoutOptions | null;
+  /** A lockout shared with other services (HTTPS provisioning); null: none. Wins over `lockout`. */
+  lockoutTracker?: FailureTracker | null;
   registrar?: RegistrarOptions;
   endpoints?: readonly LocalEndpoint[];
   timers?: Partial<TransactionTimers>;
@@ -128,7 +130,7 @@ export class SipServer implements ProxyHost, DialogHost {
     const algorithms = o.digestAlgorithms ?? ['MD5'];
     this.#regAuth = new DigestAuthenticator({ realm: o.identities.domain, algorithms, nonces });
     this.#proxyAuth = new DigestAuthenticator({ realm: o.identities.domain, algorithms, nonces, proxy: true });
-    this.#lockout = o.lockout === null ? undefined : new FailureTracker({ ...o.lockout, now: this.#now });
+    this.#lockout = o.lockoutTracker !== undefined ? (o.lockoutTracker ?? undefined) : o.lockout === null ? undefined : new FailureTracker({ ...o.lockout, now: this.#now });
     for (const e of o.endpoints ?? []) this.#endpoints.set(e.ext, e);
     this.#ownHosts.add(o.identities.domain.toLowerCase());
     this.#expiry = setInterval(() => this.#expireBindings(), 1000);
@@ -321,7 +323,10 @@ export class SipServer implements ProxyHost, DialogHost {
     if (u.user === undefined || u.user === '') return req.method === 'OPTIONS' ? 'self' : 'uas';
     const user = unescapeBinary(u.user);
     if (this.#endpoints.has(user)) return 'local';
-    return this.registrar.lookup(`sip:${user}@${this.identities.domain}`).some((b) => b.source.flow.open) ? 'proxy' : 'uas';
+    // A user of our domain is a proxy target whether registered or not:
+    // §16.3 checks (Max-Forwards 483 first) come before the target lookup
+    // that answers 480/404, and alike for every user (no enumeration).
+    return 'proxy';
   }
 
   // ------------------------------------------------------------ lockout and security log

@@ -10,11 +10,15 @@
  * Abuse limits: UDP answers are at most one per second per address (no
  * reflection amplifier: a 403 is about the size of the request anyway),
  * events at most one per address per minute; a TCP connection is closed
- * after its first answer.
+ * after its first answer, and one that has not sent a whole first message
+ * within the deadline (10 s by default, counted from accept, so trickling
+ * bytes does not extend it) is closed too. TCP connections are capped per
+ * address and, while they wait for that first message, in total.
  */
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { plainIp, remoteString } from '../../core/net.js';
+import { ConnectionGuard } from '../../core/conn-guard.js';
 import { StreamFramer } from './framer.js';
 import type { SipRequest } from '../message/message.js';
 import { parseDatagram, type ParseResult } from '../message/parser.js';
@@ -28,9 +32,15 @@ export interface DiagnosticOptions {
   tlsPort: number;
   warnAgent: string;
   allows?: (ip: string) => boolean;
+  /** A TCP connection must deliver a whole first message this long after accept. Default 10 s. */
+  firstMessageTimeoutMs?: number;
+  /** TCP connections from one address. Default 64. */
+  maxConnectionsPerIp?: number;
+  /** TCP connections waiting for their first message, all addresses together. Default 256. */
+  maxPending?: number;
   /** Which phone this probably is (From user, source address). */
   guessPhone: (user: string | undefined, ip: string) => string | undefined;
-  report: (ev: { remote: string; transport: 'udp' | 'tcp'; phone: string | undefined; what: string; why: string; status: number | 'dropped' }) => void;
+  report: (ev: { remote: string; transport: 'udp' | 'tcp'; phone: string | undefined; what: string; why: string; status: number | 'dropped'; code?: string; reason?: string }) => void;
   now?: () => number;
 }
 
@@ -115,15 +125,24 @@ export async function startDiagnostics(o: DiagnosticOptions): Promise<Diagnostic
   }
 
   const sockets = new Set<net.Socket>();
+  const codes = { handshake_timeout: 'sip.first_message_timeout', too_many_handshakes: 'conn.too_many_handshakes', too_many_from_address: 'conn.too_many_per_address' } as const;
+  const guard = new ConnectionGuard({
+    phase: 'first SIP message',
+    ...(o.firstMessageTimeoutMs !== undefined ? { timeoutMs: o.firstMessageTimeoutMs } : {}),
+    ...(o.maxPending !== undefined ? { maxPending: o.maxPending } : {}),
+    maxPerIp: o.maxConnectionsPerIp ?? 64,
+    now,
+    onDrop: (d) => o.report({ remote: d.remote, transport: 'tcp', phone: o.guessPhone(undefined, d.ip), what: 'connection', why: d.reason, status: 'dropped', code: codes[d.code], reason: d.reason }),
+  });
   const tcp = net.createServer((socket) => {
     const ip = plainIp(socket.remoteAddress ?? '?');
-    if ((o.allows && !o.allows(ip)) || sockets.size >= 256) {
+    if (o.allows && !o.allows(ip)) {
       socket.destroy();
       return;
     }
+    if (!guard.admit(socket)) return;
     sockets.add(socket);
-    socket.setTimeout(10_000, () => socket.destroy());
-    socket.on('error', () => undefined);
+    // After the first message only the answer is left to flush: a peer that never reads must not hold the socket.
     socket.on('close', () => sockets.delete(socket));
     const framer = new StreamFramer();
     const remote = remoteString(socket.remoteAddress, socket.remotePort);
@@ -131,9 +150,11 @@ export async function startDiagnostics(o: DiagnosticOptions): Promise<Diagnostic
       try {
         for (const ev of framer.push(chunk)) {
           if (ev.type !== 'message') continue;
+          guard.established(socket);
           const res = handle(ev.result, ip, remote, 'tcp');
           if (res) socket.write(res);
           socket.end();
+          setTimeout(() => socket.destroy(), 2000).unref();
           return;
         }
         if (framer.closed) socket.end();
@@ -165,6 +186,7 @@ export async function startDiagnostics(o: DiagnosticOptions): Promise<Diagnostic
     problems,
     close: async () => {
       if (udpPort !== undefined) udp.close();
+      guard.close();
       for (const s of sockets) s.destroy();
       if (tcpPort !== undefined) await new Promise<void>((resolve) => tcp.close(() => resolve()));
     },

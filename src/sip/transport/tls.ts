@@ -27,6 +27,7 @@ import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { plainIp, remoteString } from '../../core/net.js';
+import { ConnectionGuard, refuseRenegotiation, type GuardDrop } from '../../core/conn-guard.js';
 import { PONG, StreamFramer } from './framer.js';
 import type { ParseResult } from '../message/parser.js';
 import { serialize, responseFor } from '../message/serializer.js';
@@ -54,6 +55,8 @@ export interface HandshakeReport {
   certSubject?: string | undefined;
   /** Why the handshake or the certificate failed. */
   error?: string | undefined;
+  /** With a code sipsec decided itself (timeout, renegotiation): the same in words. */
+  reason?: string | undefined;
   /** The TLS alert involved: what sipsec sent, or what the peer sent. */
   alert?: string | undefined;
   /** `error` as a failure code. */
@@ -79,8 +82,14 @@ export interface TlsTransportOptions {
   minVersion: TlsMin;
   /** OpenSSL cipher list; undefined = node's default (plus SECLEVEL=0 when minVersion < 1.2). */
   ciphers?: string | undefined;
-  /** Default 10 s. */
+  /**
+   * A connection must complete its TLS handshake this long after it was
+   * accepted, or it is closed (an absolute deadline, not an idle timer).
+   * Default 10 s.
+   */
   handshakeTimeoutMs?: number;
+  /** Connections in the handshake at once, all addresses together. Default 256. */
+  maxPendingHandshakes?: number;
   /** A connection with nothing bound to it closes after this long without traffic. Default 120 s. */
   idleTimeoutMs?: number;
   /** A message that started but never completed (RFC 4475 clerr) closes its connection after this. Default 32 s (64*T1). */
@@ -93,8 +102,8 @@ export interface TlsTransportOptions {
   judge: CertificateJudge;
   onHandshake: (r: HandshakeReport) => void;
   onMessage: (result: ParseResult, flow: Flow) => void;
-  /** A connection refused before TLS (cap, allow-list). */
-  onRefused: (remote: string, why: string, code: 'sip.not_allowed' | 'sip.too_many_connections') => void;
+  /** A connection refused before TLS (allow-list, or sipsec's connection guard: per-address cap, handshakes in flight). */
+  onRefused: (remote: string, why: string, code: 'sip.not_allowed' | 'conn.too_many_per_address' | 'conn.too_many_handshakes') => void;
   /** A flow exists (handshake done); called before any of its messages. */
   onFlowOpened?: (flow: Flow) => void;
   now?: () => number;
@@ -227,7 +236,7 @@ class TlsFlow implements Flow {
 export class TlsTransport {
   readonly #o: TlsTransportOptions;
   readonly #server: tls.Server;
-  readonly #perIp = new Map<string, number>();
+  readonly #guard: ConnectionGuard;
   readonly #flows = new Set<TlsFlow>();
   readonly #refusedAt = new Map<string, number>();
   readonly #sweep: NodeJS.Timeout;
@@ -237,6 +246,15 @@ export class TlsTransport {
   constructor(o: TlsTransportOptions) {
     this.#o = o;
     this.#now = o.now ?? Date.now;
+    this.#guard = new ConnectionGuard({
+      phase: 'TLS handshake',
+      ...(o.handshakeTimeoutMs !== undefined ? { timeoutMs: o.handshakeTimeoutMs } : {}),
+      ...(o.maxPendingHandshakes !== undefined ? { maxPending: o.maxPendingHandshakes } : {}),
+      maxPerIp: o.maxConnectionsPerIp ?? 64,
+      perIpFlag: '--max-conn-per-ip',
+      onDrop: (d) => this.#onGuardDrop(d),
+      now: this.#now,
+    });
     this.#server = tls.createServer(this.#contextOptions(o.credentials));
     this.#server.on('connection', (raw: net.Socket) => this.#onConnection(raw));
     this.#server.on('secureConnection', (socket: tls.TLSSocket) => this.#onSecure(socket));
@@ -261,7 +279,9 @@ export class TlsTransport {
       rejectUnauthorized: this.#o.requireCert,
       minVersion: min,
       ...(ciphers ? { ciphers } : {}),
-      handshakeTimeout: this.#o.handshakeTimeoutMs ?? 10_000,
+      // node's own timer is an idle timer: the connection guard's absolute
+      // deadline is the one that counts; this only backs it up.
+      handshakeTimeout: (this.#o.handshakeTimeoutMs ?? 10_000) + 5000,
       // Phones keep one connection for hours; TLS session tickets save the
       // full handshake when they reconnect.
       sessionTimeout: 3600,
@@ -298,8 +318,14 @@ export class TlsTransport {
     return this.#flows;
   }
 
+  /** Connections still in their TLS handshake. */
+  get handshaking(): number {
+    return this.#guard.pending;
+  }
+
   async close(): Promise<void> {
     clearInterval(this.#sweep);
+    this.#guard.close();
     for (const f of this.#flows) {
       f.socket.destroy();
       f.closed('server stopping');
@@ -315,24 +341,19 @@ export class TlsTransport {
       this.#refused(ip, remote, 'address not in --allow', 'sip.not_allowed');
       return;
     }
-    const n = (this.#perIp.get(ip) ?? 0) + 1;
-    const cap = this.#o.maxConnectionsPerIp ?? 64;
-    if (n > cap) {
-      raw.destroy();
-      this.#refused(ip, remote, `more than ${cap} connections from ${ip} (--max-conn-per-ip)`, 'sip.too_many_connections');
+    this.#guard.admit(raw);
+  }
+
+  #onGuardDrop(d: GuardDrop): void {
+    if (d.code === 'handshake_timeout') {
+      this.#o.onHandshake({ remote: d.remote, ok: false, error: d.reason, code: 'tls.handshake_timeout', reason: d.reason });
       return;
     }
-    this.#perIp.set(ip, n);
-    raw.once('close', () => {
-      const left = (this.#perIp.get(ip) ?? 1) - 1;
-      if (left <= 0) this.#perIp.delete(ip);
-      else this.#perIp.set(ip, left);
-    });
-    raw.on('error', () => undefined);
+    this.#o.onRefused(d.remote, d.reason, d.code === 'too_many_handshakes' ? 'conn.too_many_handshakes' : 'conn.too_many_per_address');
   }
 
   /** One report per address per 10 s: a flood must not flood the event stream. */
-  #refused(ip: string, remote: string, why: string, code: 'sip.not_allowed' | 'sip.too_many_connections'): void {
+  #refused(ip: string, remote: string, why: string, code: 'sip.not_allowed'): void {
     const now = this.#now();
     const last = this.#refusedAt.get(ip) ?? 0;
     if (now - last < 10_000) return;
@@ -342,19 +363,25 @@ export class TlsTransport {
   }
 
   #onTlsError(err: Error & { code?: string }, socket: tls.TLSSocket): void {
+    const known = socket.remoteAddress !== undefined;
     const remote = remoteString(socket.remoteAddress, socket.remotePort);
+    // With this listener attached node leaves the socket open: close it here.
+    socket.destroy();
+    // The guard already reported the handshake it ended at its deadline.
+    if (!known && err.code === 'ECONNRESET' && this.#guard.claimExpired()) return;
     const authError = socket.authorizationError === null || socket.authorizationError === undefined ? undefined : String(socket.authorizationError);
     if (authError) {
       // requireCert: node closed the connection right after the handshake because the certificate did not verify.
       this.#o.onHandshake({ remote, ok: false, error: `client certificate refused: ${describeCertError(authError)}`, alert: 'none: closed right after the handshake', code: certFailureCode(authError) });
       return;
     }
-    this.#o.onHandshake({ remote, ok: false, error: handshakeError(err), alert: alertOf(err), code: handshakeFailureCode(err) });
+    this.#o.onHandshake({ remote, ok: false, error: handshakeError(err), alert: alertOf(err), code: err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'tls.handshake_timeout' : handshakeFailureCode(err) });
   }
 
   #onSecure(socket: tls.TLSSocket): void {
-    socket.on('error', () => undefined);
+    this.#guard.established(socket);
     const remote = remoteString(socket.remoteAddress, socket.remotePort);
+    refuseRenegotiation(socket, (error) => this.#o.onHandshake({ remote, ok: false, error, code: 'tls.renegotiation_refused', reason: error }));
     let peer: TlsPeer;
     try {
       const raw = socket.getPeerCertificate();

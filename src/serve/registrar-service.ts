@@ -133,7 +133,7 @@ export async function startRegistrar(rt: ServeRuntime, o: RegistrarServiceOption
       ...(o.handshakeTimeoutMs !== undefined ? { firstMessageTimeoutMs: o.handshakeTimeoutMs } : {}),
       ...(o.maxConnPerIp !== undefined ? { maxConnectionsPerIp: o.maxConnPerIp } : {}),
       guessPhone: (user, ip) => (user !== undefined ? identities.byUser(user)?.name : undefined) ?? store.index.phones.find((p) => p.ips.includes(ip))?.name,
-      report: (ev) => rt.bus.emit({ event: 'sip.reject', ...ev, code: ev.transport === 'udp' ? 'sip.udp_not_tls' : 'sip.tcp_not_tls' }),
+      report: (ev) => rt.bus.emit({ event: 'sip.reject', ...ev, code: ev.code ?? (ev.transport === 'udp' ? 'sip.udp_not_tls' : 'sip.tcp_not_tls') }),
     });
     if (diag.problems.length > 0) {
       rt.bus.emit({ event: 'serve.notice', note: `diagnostic plain-SIP listener not started (${diag.problems.join('; ')}): phones that ignore their TLS settings will not be reported`, code: 'sip.diagnostic_unavailable' });

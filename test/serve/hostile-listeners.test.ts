@@ -126,7 +126,7 @@ test('every TLS listener closes handshakes that never complete, counts them per 
     assert.match(String(ev.error), /no TLS handshake within 2 s/);
   }
   const refused = await serve.waitFor((e) => e.code === 'conn.too_many_per_address');
-  assert.match(String(refused.reason), /more than 3 connections from 127\.0\.0\.1[12]/);
+  assert.match(String(refused.event === 'sip.reject' ? refused.why : refused.reason), /more than 3 connections from 127\.0\.0\.1[12]/);
 });
 
 test('the global cap on connections in their handshake refuses a new address too', async (t) => {
@@ -146,7 +146,7 @@ test('the global cap on connections in their handshake refuses a new address too
     later.socket.destroy();
   }
   const ev = await serve.waitFor((e) => e.code === 'conn.too_many_handshakes');
-  assert.match(String(ev.reason), /2 connections already waiting for their TLS handshake/);
+  assert.match(String(ev.event === 'sip.reject' ? ev.why : ev.reason), /2 connections already waiting for their TLS handshake/);
 });
 
 test('the diagnostic TCP port closes a connection that has not sent a whole first message in time', async (t) => {
@@ -175,7 +175,7 @@ test('the diagnostic TCP port closes a connection that has not sent a whole firs
   await Promise.all([closedWithin(silent, 20_000, 'silent'), closedWithin(trickle, 20_000, 'trickling'), closedWithin(third, 20_000, 'third')]);
   const ev = await serve.waitFor((e) => e.event === 'sip.reject' && e.code === 'sip.first_message_timeout');
   assert.equal(ev.transport, 'tcp');
-  assert.match(String(ev.reason), /no first SIP message within 2 s/);
+  assert.match(String(ev.why), /no first SIP message within 2 s/);
   // A whole message is still answered 403 "use TLS".
   const ok = await rawConnect(port, '127.0.0.31');
   const answer = new Promise<string>((resolve) => {

@@ -25,6 +25,10 @@ import { parseDatagram, type ParseResult } from '../message/parser.js';
 import { buildResponse, serialize } from '../message/serializer.js';
 import { isSipUri, unescapeBinary } from '../message/uri.js';
 
+/** Why the guard dropped a diagnostic TCP connection, as event codes. */
+const DROP_CODES = { handshake_timeout: 'sip.first_message_timeout', too_many_handshakes: 'conn.too_many_handshakes', too_many_from_address: 'conn.too_many_per_address' } as const;
+export type DiagnosticDropCode = (typeof DROP_CODES)[keyof typeof DROP_CODES];
+
 export interface DiagnosticOptions {
   host: string;
   port: number;
@@ -40,7 +44,7 @@ export interface DiagnosticOptions {
   maxPending?: number;
   /** Which phone this probably is (From user, source address). */
   guessPhone: (user: string | undefined, ip: string) => string | undefined;
-  report: (ev: { remote: string; transport: 'udp' | 'tcp'; phone: string | undefined; what: string; why: string; status: number | 'dropped'; code?: string; reason?: string }) => void;
+  report: (ev: { remote: string; transport: 'udp' | 'tcp'; phone: string | undefined; what: string; why: string; status: number | 'dropped'; code?: DiagnosticDropCode }) => void;
   now?: () => number;
 }
 
@@ -125,14 +129,13 @@ export async function startDiagnostics(o: DiagnosticOptions): Promise<Diagnostic
   }
 
   const sockets = new Set<net.Socket>();
-  const codes = { handshake_timeout: 'sip.first_message_timeout', too_many_handshakes: 'conn.too_many_handshakes', too_many_from_address: 'conn.too_many_per_address' } as const;
   const guard = new ConnectionGuard({
     phase: 'first SIP message',
     ...(o.firstMessageTimeoutMs !== undefined ? { timeoutMs: o.firstMessageTimeoutMs } : {}),
     ...(o.maxPending !== undefined ? { maxPending: o.maxPending } : {}),
     maxPerIp: o.maxConnectionsPerIp ?? 64,
     now,
-    onDrop: (d) => o.report({ remote: d.remote, transport: 'tcp', phone: o.guessPhone(undefined, d.ip), what: 'connection', why: d.reason, status: 'dropped', code: codes[d.code], reason: d.reason }),
+    onDrop: (d) => o.report({ remote: d.remote, transport: 'tcp', phone: o.guessPhone(undefined, d.ip), what: 'connection', why: d.reason, status: 'dropped', code: DROP_CODES[d.code] }),
   });
   const tcp = net.createServer((socket) => {
     const ip = plainIp(socket.remoteAddress ?? '?');

@@ -5,7 +5,8 @@
  * - A verified client certificate maps to exactly one phone: its serial
  *   must be in the CA index, of kind phone, valid (not revoked) and the
  *   phone's current certificate (a renewed phone's old certificate no
- *   longer counts). OpenSSL has already checked the chain, dates and the
+ *   longer counts), or is a server certificate of this CA (a TLS edge in
+ *   front: no phone, digest decides). OpenSSL has already checked the chain, dates and the
  *   CRL; the index catches what the CRL cannot yet say (a revocation not
  *   yet picked up, a superseded certificate).
  * - The digest username is the phone's SIP user (its extension, else its
@@ -148,6 +149,9 @@ export class Identities {
     const refuse = (error: string): CertJudgement => ({ serial, subject, error, phone: undefined });
     if (!entry) return refuse(`serial ${raw} is not in this CA's index`);
     if (entry.status === 'revoked') return refuse(`the certificate of ${entry.name} is revoked (CA index)`);
+    // A server certificate of this CA is a SIP server in front of sipsec (the Kamailio TLS edge,
+    // sipsec pbx kamailio --upstream): it names no phone, so what comes through it needs digest.
+    if (entry.kind === 'server') return { serial, subject, error: undefined, phone: undefined };
     if (entry.kind !== 'phone') return refuse(`a ${entry.kind} certificate (${entry.name}), not a phone's`);
     if (this.#store.current(entry.name)?.serial !== entry.serial) return refuse(`a superseded certificate of ${entry.name} (it was renewed)`);
     if (!this.#byName.has(entry.name)) return refuse(`${entry.name} is no longer a phone of this CA`);

@@ -120,6 +120,7 @@ Examples:
     .option('--listen <addr:port>', 'TLS listen address (default: the registrar address if it is an IP, else 0.0.0.0, on its port)')
     .option('--legacy-tls', 'also accept TLS 1.0 and 1.1 (old phones)')
     .option('--no-crl', 'leave the CRL out (revoked phone certificates are then accepted)')
+    .option('--upstream <host[:port]>', 'a TLS edge in front of this PBX (e.g. Asterisk): check the phones\' certificates and the CRL, relay to HOST:PORT (default port 5061) over TLS with the edge\'s own certificate')
     .option('--json', 'print a summary as JSON')
     .addHelpText(
       'after',
@@ -127,13 +128,17 @@ Examples:
 Without --out, prints tls.cfg with the certificate, key, CA and CRL of the CA home in place.
 With --out, the registrar in kamailio.cfg accepts only phones presenting a sipsec certificate,
 each registering only the AOR its certificate names (no passwords, no database).
+With --upstream HOST[:PORT], kamailio.cfg is a TLS edge instead: it checks the phones'
+certificates and the CRL (what Asterisk cannot) and relays everything to the PBX over TLS,
+presenting its own certificate; the PBX keeps the registrations and the SIP secrets.
 
 Examples:
   sipsec pbx kamailio > /etc/kamailio/tls.cfg
   sipsec pbx kamailio --out /tmp/kam && kamailio -c -f /tmp/kam/kamailio.cfg
-  kamailio -DD -E -f /tmp/kam/kamailio.cfg          # run it in the foreground`,
+  kamailio -DD -E -f /tmp/kam/kamailio.cfg          # run it in the foreground
+  sipsec pbx kamailio --out /tmp/edge --listen 10.0.1.133:5061 --upstream 127.0.0.1:5071`,
     )
-    .action(async (o: CommonOpts & { listen?: string; legacyTls?: boolean; crl?: boolean }, cmd: Command) => {
+    .action(async (o: CommonOpts & { listen?: string; legacyTls?: boolean; crl?: boolean; upstream?: string }, cmd: Command) => {
       const installDir = installDirOf(o);
       const store = await openStore(cmd);
       const cfg = await kamailioConfig(store, {
@@ -142,7 +147,8 @@ Examples:
         ...(o.listen !== undefined ? { listen: parseHostPort(o.listen, store.config.registrar.port) } : {}),
         legacyTls: o.legacyTls === true,
         noCrl: o.crl === false,
+        ...(o.upstream !== undefined ? { upstream: parseHostPort(o.upstream, 5061) } : {}),
       });
-      await finish(o, cfg.files, cfg.tlsCfg, { server: cfg.server, listen: cfg.listen }, cfg.notes);
+      await finish(o, cfg.files, cfg.tlsCfg, { server: cfg.server, listen: cfg.listen, ...(cfg.upstream !== undefined ? { upstream: cfg.upstream } : {}) }, cfg.notes);
     });
 }

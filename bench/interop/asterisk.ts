@@ -1,0 +1,313 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tls from 'node:tls';
+import { CaStore } from '../../src/home/store.js';
+import { addBaresip, baresipPorts, cli, initHome, startBaresip, type RunningBaresip } from '../../test/helpers/registrar-home.js';
+import { requirePeer } from '../../test/helpers/peers.js';
+import { probeJson } from '../../test/helpers/verify.js';
+import { ctrlTcp, freePort } from '../../test/vendors/peer-stubs.js';
+
+/**
+ * `npm run interop -- asterisk [--prefix DIR] [--keep]`: sipsec's Asterisk
+ * export against a real Asterisk 20, outside `npm test` (CI cannot build
+ * Asterisk in its time budget). For each driver (PJSIP, chan_sip) it starts
+ * a private Asterisk (`asterisk -f -C DIR/asterisk.conf`, loopback only, its
+ * own etc/run/log/spool dirs) from `sipsec pbx asterisk --out`, and drives
+ * real baresip phones provisioned by sipsec: TLS + REGISTER, an SRTP call to
+ * the echo extension with packets both ways (Asterisk's channel stats), a
+ * phone-to-phone call through Asterisk, the revoked phone left out, TLS 1.3
+ * (and 1.2; 1.1 refused), and `sipsec probe` passing its call with media both
+ * ways. Prints a summary table; exits 1 if any check failed.
+ */
+
+interface Check {
+  driver: string;
+  check: string;
+  ok: boolean;
+  evidence: string;
+}
+
+const BUILD_HINT = [
+  'Asterisk 20 is not packaged in Debian 12: build it from public source (about 8-15 minutes on 2 cores), e.g.',
+  '  AST_MIRROR=<git dir of asterisk/asterisk> PJ_MIRROR=<git dir of pjsip/pjproject> PREFIX=/opt/asterisk \\',
+  '    bash ../shared/peers/asterisk-build.sh        # see ../shared/peers.md §10',
+  'then: npm run interop -- asterisk --prefix /opt/asterisk',
+].join('\n');
+
+function findAsterisk(prefix: string | undefined): string | undefined {
+  const candidates = prefix !== undefined ? [prefix] : [process.env.ASTERISK_PREFIX, '/opt/asterisk', '/usr/local', '/usr'].filter((d): d is string => !!d);
+  for (const d of candidates) if (existsSync(path.join(d, 'sbin', 'asterisk'))) return path.resolve(d);
+  return undefined;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** A private Asterisk: its own config, run, log, spool and lib dirs under `dir`; modules from the prefix. */
+class PrivateAsterisk {
+  child: ChildProcess | undefined;
+  constructor(
+    readonly prefix: string,
+    readonly dir: string,
+  ) {}
+
+  get conf(): string {
+    return path.join(this.dir, 'etc', 'asterisk.conf');
+  }
+
+  layout(driver: 'pjsip' | 'chan_sip', rtp: { start: number; end: number }): void {
+    const d = (n: string) => path.join(this.dir, n);
+    for (const n of ['etc', 'run', 'log', 'spool', 'lib']) mkdirSync(d(n), { recursive: true });
+    writeFileSync(
+      this.conf,
+      [
+        '[directories]',
+        `astetcdir => ${d('etc')}`,
+        `astmoddir => ${path.join(this.prefix, 'lib', 'asterisk', 'modules')}`,
+        `astvarlibdir => ${d('lib')}`,
+        `astdbdir => ${d('lib')}`,
+        `astkeydir => ${d('lib')}`,
+        `astdatadir => ${d('lib')}`,
+        `astagidir => ${d('lib')}`,
+        `astspooldir => ${d('spool')}`,
+        `astrundir => ${d('run')}`,
+        `astlogdir => ${d('log')}`,
+        `astsbindir => ${path.join(this.prefix, 'sbin')}`,
+        '[options]',
+        'verbose = 3',
+        '',
+      ].join('\n'),
+    );
+    // One driver at a time: the other stays unloaded (chan_sip) or without transports (an empty pjsip.conf).
+    writeFileSync(d('etc/modules.conf'), ['[modules]', 'autoload=yes', ...(driver === 'pjsip' ? ['noload => chan_sip.so'] : []), 'noload => res_pjsip_phoneprov.so', ''].join('\n'));
+    writeFileSync(d('etc/logger.conf'), ['[general]', '[logfiles]', 'messages.log => notice,warning,error,verbose(3)', ''].join('\n'));
+    writeFileSync(d('etc/rtp.conf'), ['[general]', `rtpstart=${rtp.start}`, `rtpend=${rtp.end}`, ''].join('\n'));
+    writeFileSync(d('etc/extensions.conf'), ['[general]', 'static=yes', 'writeprotect=yes', '', '#include extensions_sipsec.conf', ''].join('\n'));
+    if (driver === 'chan_sip') writeFileSync(d('etc/pjsip.conf'), '; no PJSIP transports: chan_sip serves the phones in this run\n');
+  }
+
+  log(): string {
+    const f = path.join(this.dir, 'log', 'messages.log');
+    return existsSync(f) ? readFileSync(f, 'utf8') : '';
+  }
+
+  rx(command: string): string {
+    const r = spawnSync(path.join(this.prefix, 'sbin', 'asterisk'), ['-C', this.conf, '-rx', command], { encoding: 'utf8', timeout: 20_000 });
+    return `${r.stdout ?? ''}${r.stderr ?? ''}`;
+  }
+
+  async start(port: number): Promise<void> {
+    this.child = spawn(path.join(this.prefix, 'sbin', 'asterisk'), ['-f', '-C', this.conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    this.child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    for (let i = 0; i < 300; i++) {
+      if (this.child.exitCode !== null) throw new Error(`asterisk exited (${this.child.exitCode}): ${err}\n${this.log().slice(-3000)}`);
+      if (await listening(port)) {
+        this.rx('core waitfullybooted');
+        return;
+      }
+      await sleep(200);
+    }
+    throw new Error(`asterisk did not listen on 127.0.0.1:${port} within 60 s:\n${this.log().slice(-3000)}`);
+  }
+
+  async stop(): Promise<void> {
+    const c = this.child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise((r) => c.once('exit', r));
+    this.rx('core stop now');
+    const t = setTimeout(() => c.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(t);
+  }
+}
+
+/** A TLS handshake at exactly one version, with a phone's certificate: the negotiated version or the error. */
+async function tlsAt(port: number, version: tls.SecureVersion, cert: string, key: string, ca: string): Promise<string> {
+  return new Promise((resolve) => {
+    // SECLEVEL=0 on our side only, so a refusal of TLS 1.1 is the server's, not this client's.
+    const s = tls.connect({ host: '127.0.0.1', port, cert, key, ca, minVersion: version, maxVersion: version, rejectUnauthorized: false, ciphers: 'DEFAULT@SECLEVEL=0' });
+    const t = setTimeout(() => (s.destroy(), resolve('timeout')), 10_000);
+    s.once('secureConnect', () => {
+      clearTimeout(t);
+      const v = s.getProtocol() ?? '?';
+      s.destroy();
+      resolve(v);
+    });
+    s.once('error', (e) => {
+      clearTimeout(t);
+      resolve(`refused: ${e.message.replace(/^.*routines:/, '').slice(0, 80)}`);
+    });
+  });
+}
+
+/** Packets in and out per channel from `pjsip|sip show channelstats` (Asterisk's own RTP counters). */
+function channelStats(ast: PrivateAsterisk, driver: 'pjsip' | 'chan_sip'): Array<{ rx: number; tx: number; line: string }> {
+  const text = ast.rx(driver === 'pjsip' ? 'pjsip show channelstats' : 'sip show channelstats');
+  const out: Array<{ rx: number; tx: number; line: string }> = [];
+  for (const line of text.split('\n')) {
+    if (driver === 'pjsip') {
+      // "  Bridge   ChannelId ........  UpTime.. Codec.   Count    Lost Pct  Jitter   Count    Lost Pct  Jitter RTT...." (receive first, then transmit)
+      const m = /^\s*\S+\s+\S+\s+\d\d:\d\d:\d\d\s+\S+\s+(\d+)\s+\d+\s+\d+\s+[\d.]+\s+(\d+)\s+/.exec(line);
+      if (m) out.push({ rx: Number(m[1]), tx: Number(m[2]), line: line.trim() });
+    } else {
+      // "Peer             Call ID      Duration Recv: Pack  Lost       (     %) Jitter Send: Pack  Lost       (     %) Jitter"
+      const m = /^\s*\S+\s+\S+\s+\d\d:\d\d:\d\d\s+(\d+)\s+\d+\s+\(\s*[\d.]+%\)\s+[\d.]+\s+(\d+)\s+/.exec(line);
+      if (m) out.push({ rx: Number(m[1]), tx: Number(m[2]), line: line.trim() });
+    }
+  }
+  return out;
+}
+
+async function ctrl(port: number, command: string, params = ''): Promise<void> {
+  const r = await ctrlTcp(port, command, params);
+  if (!r.ok) throw new Error(`baresip ${command} ${params}: ${JSON.stringify(r)}`);
+}
+
+async function runDriver(o: { driver: 'pjsip' | 'chan_sip'; prefix: string; home: string; work: string; sipPort: number; baresip: string; phones: Record<string, { dir: string; ctrl: number }> }): Promise<Check[]> {
+  const name = o.driver === 'pjsip' ? 'PJSIP' : 'chan_sip';
+  const checks: Check[] = [];
+  const add = (check: string, ok: boolean, evidence: string) => {
+    checks.push({ driver: name, check, ok, evidence });
+    console.error(`[${name}] ${ok ? 'PASS' : 'FAIL'} ${check}: ${evidence}`);
+  };
+  const dir = path.join(o.work, o.driver);
+  rmSync(dir, { recursive: true, force: true });
+  const ast = new PrivateAsterisk(o.prefix, dir);
+  const rtpBase = 30_000 + (process.pid % 500) * 40;
+  ast.layout(o.driver, { start: rtpBase, end: rtpBase + 39 });
+  const exported = cli(o.home, ['pbx', 'asterisk', o.driver === 'pjsip' ? '--pjsip' : '--chan-sip', '--out', path.join(dir, 'etc'), '--bind', `127.0.0.1:${o.sipPort}`, '--cert', 'registrar', '--json']);
+  const summary = JSON.parse(exported) as { endpoints: string[]; leftOut: Array<{ name: string; reason: string }> };
+  const running: RunningBaresip[] = [];
+  try {
+    await ast.start(o.sipPort);
+    const log = ast.log();
+    const ours = log.split('\n').filter((l) => /WARNING|ERROR/.test(l) && /pjsip\.conf|sip\.conf|extensions_sipsec|chan_sip|res_pjsip|config_transport|pbx_config/.test(l));
+    add('configs load unchanged', ours.length === 0, ours.length === 0 ? `${summary.endpoints.length} endpoints (${summary.endpoints.join(', ')}), no warning about the export` : ours.slice(0, 3).join(' | '));
+
+    // TLS + REGISTER: two baresip phones provisioned by sipsec.
+    for (const p of ['telefono1', 'telefono2']) running.push(await startBaresip(o.baresip, o.phones[p]!.dir));
+    const regs = await Promise.all(
+      running.map((r, i) =>
+        r
+          .waitFor((s) => /10[12]@pbx\.test: \{0\/TLS\/v4\} 200 OK/.test(s), 30_000, 'baresip 200 OK')
+          .then((s) => /10[12]@pbx\.test: \{0\/TLS\/v4\} 200 OK[^\n]*/.exec(s)![0])
+          .catch(() => `telefono${i + 1}: no 200 OK`),
+      ),
+    );
+    const contacts = ast.rx(o.driver === 'pjsip' ? 'pjsip show contacts' : 'sip show peers');
+    const regOk = regs.every((r) => r.includes('200 OK')) && /\b101\b/.test(contacts) && /\b102\b/.test(contacts);
+    add('TLS + REGISTER (baresip x2)', regOk, regs.join('; '));
+
+    // The revoked phone: not exported, so Asterisk does not know it.
+    const left = summary.leftOut.map((l) => l.name);
+    const rev = await startBaresip(o.baresip, o.phones['telefono3']!.dir);
+    running.push(rev);
+    const revOut = await rev.waitFor((s) => /103@pbx\.test: \{0\/TLS\/v4\} (\d{3}) /.test(s), 30_000, 'an answer to the revoked phone').catch((e: unknown) => String(e));
+    const revStatus = /103@pbx\.test: \{0\/TLS\/v4\} (\d{3} [^\n(]*)/.exec(revOut)?.[1]?.trim() ?? 'no answer';
+    await rev.stop();
+    add('revoked phone left out', left.includes('telefono3') && !summary.endpoints.includes('103') && !revStatus.startsWith('200'), `leftOut=${left.join(',')}; its REGISTER got ${revStatus}`);
+
+    // SRTP echo call: baresip telefono1 dials the echo extension; Asterisk's RTP counters both ways.
+    await ctrl(o.phones['telefono1']!.ctrl, 'dial', 'sip:200@pbx.test');
+    await running[0]!.waitFor((s) => /SRTP is Enabled \(cryptosuite=AES_CM_128_HMAC_SHA1_80\)/.test(s), 20_000, 'SRTP on the echo call').catch(() => undefined);
+    await sleep(4000);
+    const echoStats = channelStats(ast, o.driver);
+    await ctrl(o.phones['telefono1']!.ctrl, 'hangup');
+    const e = echoStats[0];
+    const srtp = /SRTP is Enabled \(cryptosuite=(\w+)\)/.exec(running[0]!.output.text())?.[1];
+    add('SRTP echo call (200)', !!e && e.rx > 50 && e.tx > 50 && srtp !== undefined, e ? `${srtp ?? 'no SRTP'}; Asterisk rx ${e.rx} / tx ${e.tx} packets` : `no channel stats: ${ast.rx('core show channels').split('\n').slice(0, 3).join(' ')}`);
+    await sleep(1000);
+
+    // Phone to phone through Asterisk: telefono1 calls 102 (auto answer), both legs SRTP.
+    const before = running[1]!.output.text().length;
+    await ctrl(o.phones['telefono1']!.ctrl, 'dial', 'sip:102@pbx.test');
+    await running[1]!.waitFor((s) => s.slice(before).includes('SRTP is Enabled'), 20_000, 'SRTP at telefono2').catch(() => undefined);
+    await sleep(4000);
+    const p2p = channelStats(ast, o.driver);
+    await ctrl(o.phones['telefono1']!.ctrl, 'hangup');
+    const legs = p2p.filter((l) => l.rx > 50 && l.tx > 50);
+    add('phone-to-phone call (101 -> 102)', legs.length >= 2 && running[1]!.output.text().slice(before).includes('SRTP is Enabled'), `${p2p.length} legs: ${p2p.map((l) => `rx ${l.rx}/tx ${l.tx}`).join(', ')}`);
+    await sleep(1000);
+
+    // TLS versions, with telefono4's certificate.
+    const store = await CaStore.open(o.home);
+    const entry = store.current('telefono4')!;
+    const [cert, key, ca] = [await store.readCertPem(entry.serial), await store.readKeyPem(entry.serial), await store.caCertPem()];
+    const v13 = await tlsAt(o.sipPort, 'TLSv1.3', cert, key, ca);
+    const v12 = await tlsAt(o.sipPort, 'TLSv1.2', cert, key, ca);
+    const v11 = await tlsAt(o.sipPort, 'TLSv1.1', cert, key, ca);
+    add('TLS 1.3 (1.2 too, 1.1 refused)', v13 === 'TLSv1.3' && v12 === 'TLSv1.2' && v11.startsWith('refused'), `1.3: ${v13}; 1.2: ${v12}; 1.1: ${v11}`);
+
+    // sipsec probe as telefono4: TLS, REGISTER, a call to the echo, the tone over SRTP both ways.
+    const pr = await probeJson(o.home, [`sips:127.0.0.1:${o.sipPort}`, '--as', 'telefono4', '--duration', '3s']);
+    const media = pr.report.steps.find((s) => s.step === 'media');
+    const d = media?.data as { sent?: number; received?: number } | undefined;
+    add('sipsec probe (call + media both ways)', pr.code === '0' && pr.report.ok, `${pr.report.steps.map((s) => `${s.step}:${s.result}`).join(' ')}; ${d ? `${d.received}/${d.sent} SRTP packets back` : (media?.detail ?? '')}; ${pr.report.steps.find((s) => s.step === 'tls')?.detail.split(',')[0] ?? ''}`);
+    if (!pr.report.ok) console.error(JSON.stringify(pr.report.steps, null, 2));
+  } catch (err) {
+    add('run', false, err instanceof Error ? err.message.split('\n')[0]! : String(err));
+  } finally {
+    for (const r of running) await r.stop().catch(() => undefined);
+    await ast.stop();
+  }
+  return checks;
+}
+
+export async function run(args: string[]): Promise<void> {
+  let prefix: string | undefined;
+  let keep = false;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--prefix' && args[i + 1]) prefix = args[++i];
+    else if (args[i] === '--keep') keep = true;
+    else {
+      console.error(`unknown argument '${args[i]}'\nusage: npm run interop -- asterisk [--prefix DIR] [--keep]`);
+      process.exit(2);
+    }
+  }
+  const found = findAsterisk(prefix);
+  if (!found) {
+    console.error(`no Asterisk found${prefix !== undefined ? ` under ${prefix} (no ${prefix}/sbin/asterisk)` : ' (--prefix DIR, $ASTERISK_PREFIX, /opt/asterisk, /usr/local, /usr)'}.\n${BUILD_HINT}`);
+    process.exit(1);
+  }
+  const baresip = requirePeer('baresip');
+  const version = spawnSync(path.join(found, 'sbin', 'asterisk'), ['-V'], { encoding: 'utf8' }).stdout.trim();
+  const work = path.join(os.tmpdir(), `sipsec-interop-asterisk-${process.pid}`);
+  const home = path.join(work, 'home');
+  mkdirSync(work, { recursive: true });
+  const sipPort = await freePort();
+  initHome(home, sipPort);
+  const phones: Record<string, { dir: string; ctrl: number }> = {};
+  for (const [n, ext] of [['telefono1', '101'], ['telefono2', '102'], ['telefono3', '103'], ['telefono4', '104']] as const) {
+    const p = await baresipPorts();
+    phones[n] = { dir: addBaresip(home, n, ext, p), ctrl: p.ctrl };
+  }
+  cli(home, ['cert', 'revoke', 'telefono3']);
+  console.error(`${version} from ${found}; sipsec CA home ${home}; Asterisk on 127.0.0.1:${sipPort}`);
+  const checks: Check[] = [];
+  for (const driver of ['pjsip', 'chan_sip'] as const) {
+    checks.push(...(await runDriver({ driver, prefix: found, home, work, sipPort, baresip, phones })));
+    // The port must be free again for the next driver.
+    for (let i = 0; i < 50 && (await listening(sipPort)); i++) await sleep(200);
+  }
+  const w = Math.max(...checks.map((c) => c.check.length));
+  console.log(`\n${version} (${found}), sipsec export, baresip 1.0 phones; all on 127.0.0.1\n`);
+  console.log(`| driver   | ${'check'.padEnd(w)} | result | evidence |`);
+  console.log(`|----------|${'-'.repeat(w + 2)}|--------|----------|`);
+  for (const c of checks) console.log(`| ${c.driver.padEnd(8)} | ${c.check.padEnd(w)} | ${c.ok ? 'PASS  ' : 'FAIL  '} | ${c.evidence} |`);
+  const failed = checks.filter((c) => !c.ok).length;
+  console.log(`\n${checks.length - failed}/${checks.length} checks passed`);
+  if (!keep) rmSync(work, { recursive: true, force: true });
+  else console.error(`kept ${work}`);
+  process.exit(failed === 0 ? 0 : 1);
+}

@@ -9,6 +9,7 @@ import { addBaresip, baresipPorts, cli, initHome, startBaresip, type RunningBare
 import { requirePeer } from '../../test/helpers/peers.js';
 import { probeJson } from '../../test/helpers/verify.js';
 import { ctrlTcp, freePort } from '../../test/vendors/peer-stubs.js';
+import { startKamailio } from '../../test/helpers/kamailio.js';
 
 /**
  * `npm run interop -- asterisk [--prefix DIR] [--keep]`: sipsec's Asterisk
@@ -19,8 +20,9 @@ import { ctrlTcp, freePort } from '../../test/vendors/peer-stubs.js';
  * real baresip phones provisioned by sipsec: TLS + REGISTER, an SRTP call to
  * the echo extension with packets both ways (Asterisk's channel stats), a
  * phone-to-phone call through Asterisk, the revoked phone left out, TLS 1.3
- * (and 1.2; 1.1 refused), and `sipsec probe` passing its call with media both
- * ways. Prints a summary table; exits 1 if any check failed.
+ * (and 1.2; 1.1 refused), `sipsec probe` passing its call with media both
+ * ways, and the Kamailio TLS edge in front (`pbx kamailio --upstream`).
+ * Prints a summary table; exits 1 if any check failed.
  */
 
 interface Check {
@@ -174,7 +176,60 @@ async function ctrl(port: number, command: string, params = ''): Promise<void> {
   if (!r.ok) throw new Error(`baresip ${command} ${params}: ${JSON.stringify(r)}`);
 }
 
-async function runDriver(o: { driver: 'pjsip' | 'chan_sip'; prefix: string; home: string; work: string; sipPort: number; baresip: string; phones: Record<string, { dir: string; ctrl: number }> }): Promise<Check[]> {
+interface DriverRun {
+  driver: 'pjsip' | 'chan_sip';
+  prefix: string;
+  home: string;
+  work: string;
+  sipPort: number;
+  baresip: string;
+  kamailio: string;
+  phones: Record<string, { dir: string; ctrl: number }>;
+}
+
+/** A phone's certificate and key, the revoked one too (its last certificate). */
+async function pairOf(home: string, name: string): Promise<{ cert: string; key: string; ca: string }> {
+  const store = await CaStore.open(home);
+  const entry = store.current(name) ?? store.history(name).at(-1)!;
+  return { cert: await store.readCertPem(entry.serial), key: await store.readKeyPem(entry.serial), ca: await store.caCertPem() };
+}
+
+/**
+ * The Kamailio TLS edge (`sipsec pbx kamailio --upstream`) in front of this
+ * Asterisk: a baresip phone registers and calls the echo through it, and the
+ * revoked phone's handshake, which Asterisk itself completes, is refused.
+ */
+async function edgeChecks(o: DriverRun, ast: PrivateAsterisk, add: (check: string, ok: boolean, evidence: string) => void): Promise<void> {
+  const edgePort = await freePort();
+  const out = path.join(o.work, `edge-${o.driver}`);
+  cli(o.home, ['pbx', 'kamailio', '--out', out, '--cert', 'registrar', '--listen', `127.0.0.1:${edgePort}`, '--upstream', `127.0.0.1:${o.sipPort}`]);
+  const kam = await startKamailio(o.kamailio, path.join(out, 'kamailio.cfg'), path.join(out, 'run'), edgePort);
+  let phone: RunningBaresip | undefined;
+  try {
+    const rev = await pairOf(o.home, 'telefono3');
+    const direct = await tlsAt(o.sipPort, 'TLSv1.2', rev.cert, rev.key, rev.ca);
+    const viaEdge = await tlsAt(edgePort, 'TLSv1.2', rev.cert, rev.key, rev.ca);
+    add('edge: revoked phone refused', direct === 'TLSv1.2' && /revoked/.test(viaEdge), `Asterisk itself: ${direct === 'TLSv1.2' ? 'handshake accepted' : direct}; the edge: ${viaEdge}`);
+    // telefono1's ready directory, pointed at the edge instead of Asterisk.
+    const dir = path.join(out, 'telefono1');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'config'), readFileSync(path.join(o.phones['telefono1']!.dir, 'config'), 'utf8'));
+    writeFileSync(path.join(dir, 'accounts'), readFileSync(path.join(o.phones['telefono1']!.dir, 'accounts'), 'utf8').replace(`sip:127.0.0.1:${o.sipPort};transport=tls`, `sip:127.0.0.1:${edgePort};transport=tls`));
+    phone = await startBaresip(o.baresip, dir);
+    const reg = await phone.waitFor((t) => /101@pbx\.test: \{0\/TLS\/v4\} 200 OK/.test(t), 30_000, '200 OK through the edge').then(() => true, () => false);
+    await ctrl(o.phones['telefono1']!.ctrl, 'dial', 'sip:200@pbx.test');
+    await phone.waitFor((t) => /SRTP is Enabled/.test(t), 20_000, 'SRTP through the edge').catch(() => undefined);
+    await sleep(4000);
+    const stats = channelStats(ast, o.driver)[0];
+    await ctrl(o.phones['telefono1']!.ctrl, 'hangup');
+    add('edge: REGISTER + SRTP echo via Kamailio', reg && !!stats && stats.rx > 50 && stats.tx > 50, `${reg ? '200 OK through the edge' : 'no 200 OK'}; ${stats ? `Asterisk rx ${stats.rx} / tx ${stats.tx} packets` : 'no call'}`);
+  } finally {
+    await phone?.stop();
+    await kam.stop();
+  }
+}
+
+async function runDriver(o: DriverRun): Promise<Check[]> {
   const name = o.driver === 'pjsip' ? 'PJSIP' : 'chan_sip';
   const checks: Check[] = [];
   const add = (check: string, ok: boolean, evidence: string) => {
@@ -255,6 +310,9 @@ async function runDriver(o: { driver: 'pjsip' | 'chan_sip'; prefix: string; home
     const d = media?.data as { sent?: number; received?: number } | undefined;
     add('sipsec probe (call + media both ways)', pr.code === '0' && pr.report.ok, `${pr.report.steps.map((s) => `${s.step}:${s.result}`).join(' ')}; ${d ? `${d.received}/${d.sent} SRTP packets back` : (media?.detail ?? '')}; ${pr.report.steps.find((s) => s.step === 'tls')?.detail.split(',')[0] ?? ''}`);
     if (!pr.report.ok) console.error(JSON.stringify(pr.report.steps, null, 2));
+
+    for (const r of running.splice(0)) await r.stop();
+    await edgeChecks(o, ast, add);
   } catch (err) {
     add('run', false, err instanceof Error ? err.message.split('\n')[0]! : String(err));
   } finally {
@@ -281,6 +339,7 @@ export async function run(args: string[]): Promise<void> {
     process.exit(1);
   }
   const baresip = requirePeer('baresip');
+  const kamailio = requirePeer('kamailio');
   const version = spawnSync(path.join(found, 'sbin', 'asterisk'), ['-V'], { encoding: 'utf8' }).stdout.trim();
   const work = path.join(os.tmpdir(), `sipsec-interop-asterisk-${process.pid}`);
   const home = path.join(work, 'home');
@@ -296,7 +355,7 @@ export async function run(args: string[]): Promise<void> {
   console.error(`${version} from ${found}; sipsec CA home ${home}; Asterisk on 127.0.0.1:${sipPort}`);
   const checks: Check[] = [];
   for (const driver of ['pjsip', 'chan_sip'] as const) {
-    checks.push(...(await runDriver({ driver, prefix: found, home, work, sipPort, baresip, phones })));
+    checks.push(...(await runDriver({ driver, prefix: found, home, work, sipPort, baresip, kamailio, phones })));
     // The port must be free again for the next driver.
     for (let i = 0; i < 50 && (await listening(sipPort)); i++) await sleep(200);
   }

@@ -12,9 +12,11 @@ import { checkPbxGolden } from './golden.js';
 import { parseIni, type IniSection } from '../vendors/wellformed.js';
 
 /**
- * No Asterisk binary here: the configs are checked structurally, key by
- * key, against the option names of AST configs/samples/pjsip.conf.sample
- * and main/tcptls.c ast_tls_read_conf (read for this work).
+ * No Asterisk binary in `npm test` (Debian has none; it takes minutes to
+ * build): the configs are checked key by key against the option names of AST
+ * configs/samples/pjsip.conf.sample and main/tcptls.c ast_tls_read_conf, and
+ * byte for byte against golden files (test/pbx/golden/), which are what a real
+ * Asterisk 20 loaded and served calls with in `npm run interop -- asterisk`.
  */
 
 const SECRET_WITH_SEMICOLON = 'abc;defgh99';

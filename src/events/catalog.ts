@@ -132,6 +132,8 @@ const sipReject = event('sip.reject', {
   /** What was refused: `connection`, `REGISTER sip:...`, `malformed message` ... */
   what: z.string(),
   why: z.string(),
+  /** The dialog, when what was refused belongs to one (an ACK). */
+  callId: z.string().optional(),
   status: z.union([z.number(), z.literal('dropped')]),
   code: codes(
     'sip.udp_not_tls',
@@ -140,6 +142,7 @@ const sipReject = event('sip.reject', {
     'conn.too_many_per_address',
     'conn.too_many_handshakes',
     'sip.first_message_timeout',
+    'sip.ack_cseq_mismatch',
     'sip.malformed',
     'sip.invalid_request',
     'sip.locked_out',

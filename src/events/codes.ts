@@ -130,6 +130,7 @@ export const FAILURE_CODES = {
   'http.auth_failed': 'a wrong password (Basic or Digest) on HTTPS provisioning: it counts in the same lockout as SIP',
   'http.auth_locked_out': 'an address locked out after repeated authentication failures (SIP or HTTPS) was refused over HTTPS',
   'register.bad_expires': 'a REGISTER with a malformed Expires header or expires Contact parameter (400)',
+  'sip.ack_cseq_mismatch': 'an ACK whose CSeq number is not its INVITE\'s (RFC 3261 §17.1.1.3): it confirms nothing, as chan_sip treats it',
 } as const satisfies Record<string, string>;
 
 export type FailureCode = keyof typeof FAILURE_CODES;

@@ -152,6 +152,18 @@ export interface AddResult {
   certificates: CertEntry[];
 }
 
+/** Vendor rules across the inventory (VendorModule.inventoryConflicts): each new phone against the store's and the batch's. */
+export async function vendorConflicts(batch: Phone[], existing: { phones: Phone[] }): Promise<string[]> {
+  const problems: string[] = [];
+  const seen = [...existing.phones];
+  for (const p of batch) {
+    const check = (await loadVendor(p.vendor)).inventoryConflicts;
+    if (check) problems.push(...check(p, seen));
+    seen.push(p);
+  }
+  return problems;
+}
+
 /**
  * Add phones: everything is validated first, certificates are issued, and
  * the phones and their certificates enter the index together, in chunks,
@@ -169,6 +181,13 @@ export async function addPhones(
   );
   if (conflicts.length > 0) {
     throw new SipsecError('DUPLICATE', conflicts[0]!, conflicts.length > 1 ? `and ${conflicts.length - 1} more conflict(s); nothing was issued` : 'pick another name, MAC or extension');
+  }
+  const clashes = await vendorConflicts(
+    valid.map((v) => v.phone),
+    store.index,
+  );
+  if (clashes.length > 0) {
+    throw new SipsecError('BAD_INPUT', clashes[0]!, clashes.length > 1 ? `and ${clashes.length - 1} more; nothing was issued` : 'change that vendor option (--option) and add the phone again');
   }
   const signer = await store.signer(passphrase);
   // Whole phones are committed per chunk: a crash loses at most one chunk of work, never half a phone.

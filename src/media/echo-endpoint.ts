@@ -175,9 +175,11 @@ export function createEchoEndpoint(o: EchoEndpointOptions): EchoEndpoint {
           remote: { address: n.remote?.address ?? '', rtpPort: n.remote?.port ?? 0, rtcpPort: n.remote?.rtcpPort ?? 0 },
           srtp: srtpOf(n),
           clockRate,
+          awaitAck: true,
         },
         sockets,
       );
+      call.on('ack', () => session.confirm());
       live.set(call.callId, { call, session });
       call.answer({ body: answer.sdp, contentType: 'application/sdp' });
       o.emit({

@@ -39,6 +39,8 @@ export interface EchoOptions {
   srtp: EchoSrtp | null;
   clockRate: number;
   now?: () => number;
+  /** Send nothing until confirm() (the ACK of the 2xx, RFC 3261 §13.3.1.4), as chan_sip does. */
+  awaitAck?: boolean;
 }
 
 export interface EchoReport {
@@ -141,6 +143,7 @@ export class EchoSession {
   private phoneHears: RtcpReportBlock | undefined;
   private rtcpTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private confirmed: boolean;
   private readonly counts = { packetsOut: 0, bytesOut: 0, authFailures: 0, replays: 0, decryptErrors: 0, rtcpIn: 0, rtcpOut: 0, rtcpAuthFailures: 0, stunIn: 0, octetsSent: 0 };
   private lastSentTs = 0;
 
@@ -155,6 +158,7 @@ export class EchoSession {
     this.started = this.now();
     this.stats = new StreamStats(o.clockRate);
     this.srtp = o.srtp;
+    this.confirmed = o.awaitAck !== true;
     this.rekey(o.srtp);
     this.rtp.on('message', (msg, rinfo) => (this.rtcp === undefined && isRtcp(msg) ? this.onRtcp(msg, rinfo, true) : this.onRtp(msg, rinfo)));
     this.rtcp?.on('message', (msg, rinfo) => this.onRtcp(msg, rinfo, false));
@@ -170,6 +174,11 @@ export class EchoSession {
   /** With sockets opened beforehand (the port goes into the SDP answer before the keys are known). */
   static attach(o: EchoOptions, sockets: { rtp: dgram.Socket; rtcp: dgram.Socket | undefined; port: number }): EchoSession {
     return new EchoSession(o, sockets);
+  }
+
+  /** The dialog is confirmed (its ACK came): the echo may send. */
+  confirm(): void {
+    this.confirmed = true;
   }
 
   /** New keys (a re-INVITE that changed them): fresh contexts; the counters carry on. */
@@ -243,6 +252,8 @@ export class EchoSession {
     const phoneSsrc = rtpSsrc(plain);
     if (phoneSsrc !== this.phoneSsrc) this.follow(phoneSsrc);
     this.stats.add(plain, n, phoneSsrc, this.now());
+    // Heard, but not echoed before the ACK: audio goes out only in a confirmed call.
+    if (!this.confirmed) return;
     writeSsrc(plain, this.ourSsrc);
     // Plain RTP goes back in the datagram node handed us (fresh per message, ours to keep).
     let out: Buffer = plain;

@@ -14,7 +14,13 @@ import { expiryNote, keyNote, phonesWithoutClientCert, serverTls, type PbxFile, 
  *   an aor (option names from AST configs/samples/pjsip.conf.sample [V]);
  * - chan_sip (Asterisk <= 20; removed in 21): [general] TLS settings read by
  *   main/tcptls.c ast_tls_read_conf [V] and one friend per phone.
- * Plus a small dialplan so the phones can call each other.
+ * Plus a small dialplan so the phones can call each other, and the echo
+ * extension serve has (Answer, Echo) so `sipsec probe` works against it.
+ *
+ * Asterisk checks no CRL for SIP/TLS (neither driver has a setting; a CRL
+ * appended to the CA file is ignored [V Asterisk 20, peers.md §10]): the
+ * export leaves out phones without a current valid certificate, so a
+ * re-export after `sipsec cert revoke` removes the phone's secret too.
  */
 
 export type AsteriskDriver = 'pjsip' | 'chan_sip';
@@ -33,6 +39,8 @@ export interface AsteriskOptions {
   clientCerts?: 'require' | 'off';
   /** Dialplan context of the phones. */
   context?: string;
+  /** The echo extension (Answer, Echo), as serve's `--echo-ext`; 'off' leaves it out. Default 200. */
+  echoExt?: string;
 }
 
 export interface AsteriskConfig {
@@ -44,8 +52,14 @@ export interface AsteriskConfig {
   main: string;
   /** Endpoint / peer names, one per phone. */
   endpoints: string[];
+  /** Phones left out (no current valid certificate: revoked, expired or superseded). */
+  leftOut: Array<{ name: string; reason: string }>;
+  /** The echo extension in the dialplan, or undefined with echoExt 'off'. */
+  echoExt: string | undefined;
   notes: string[];
 }
+
+export const DEFAULT_ECHO_EXT = '200';
 
 const DEFAULT_CONTEXT = 'sipsec-phones';
 
@@ -90,10 +104,19 @@ async function legacyTlsVendors(phones: Phone[]): Promise<Set<string>> {
   return legacy;
 }
 
+/** Said in every generated config and the README: Asterisk itself never learns of a revocation. */
+export const REVOCATION_NOTE = [
+  'Asterisk checks no CRL (neither PJSIP nor chan_sip; a CRL appended to the CA file is ignored):',
+  'a revoked phone certificate still completes the TLS handshake. Phones without a current valid',
+  'certificate are left out of this file, so re-export it after every sipsec cert revoke and reload',
+  'Asterisk; or put the Kamailio TLS edge in front (sipsec pbx kamailio --upstream), which checks the CRL.',
+];
+
 function header(what: string, driverLine: string): string[] {
   return [
     `; ${what}: rendered by sipsec (${driverLine}); re-run it after adding or removing phones.`,
     '; It holds the phones\' SIP secrets: keep it readable by Asterisk only (chown root:asterisk, chmod 640).',
+    ...REVOCATION_NOTE.map((l) => `; ${l}`),
     '',
   ];
 }
@@ -116,8 +139,12 @@ function pjsipConf(store: CaStore, tls: ServerTls, phones: Phone[], o: Required<
       ['verify_client', requireCerts ? 'yes' : 'no'],
       ['require_client_cert', requireCerts ? 'yes' : 'no'],
     ]);
-  // One method per PJSIP transport (asterisk#93): TLS 1.2 here [U whether PJSIP then also allows 1.3].
-  out.push(transport('transport-tls', bind.port, 'tlsv1_2', 'SIP over TLS 1.2 with the sipsec server certificate.'));
+  // One method per PJSIP transport (asterisk#93). tlsv1_2 means TLS 1.2 only (pjsip ssl_get_proto:
+  // PJ_SSL_SOCK_PROTO_TLS1_2 alone, so SSL_OP_NO_TLSv1_3: a TLS 1.3 phone gets "protocol version").
+  // sslv23 sets no SSL_OP_NO_* and leaves the floor to OpenSSL, whose default security level 1 and
+  // up refuses TLS 1.0/1.1 since 3.0: TLS 1.2 and 1.3, checked against Asterisk 20 + pjproject 2.17
+  // with OpenSSL 3.0 (npm run interop -- asterisk: 1.3 and 1.2 accepted, 1.1 refused).
+  out.push(transport('transport-tls', bind.port, 'sslv23', 'SIP over TLS 1.2 or 1.3 with the sipsec server certificate (sslv23: what OpenSSL allows; 3.0 refuses 1.0/1.1).'));
   if (o.legacyTlsPort !== undefined) {
     out.push('', transport('transport-tls-legacy', o.legacyTlsPort, 'tlsv1', 'TLS 1.0 for phones whose firmware has nothing newer (a second transport: one method per transport).'));
   }
@@ -165,7 +192,13 @@ function sipConf(store: CaStore, tls: ServerTls, phones: Phone[], o: Required<Pi
   const bind = o.bind ?? { host: '0.0.0.0', port: store.config.registrar.port };
   const legacy = o.legacyTlsPort !== undefined;
   const out: string[] = header('sip.conf for the sipsec phones', 'sipsec pbx asterisk --chan-sip; chan_sip exists up to Asterisk 20');
-  out.push('; chan_sip reads only the first [general]: merge this one into yours, or use the file as sip.conf.', '');
+  out.push(
+    '; chan_sip reads only the first [general]: merge this one into yours, or use the file as sip.conf.',
+    '; chan_sip accepts phones without a client certificate, whatever tlscafile suggests: it never asks a',
+    '; phone for one ("Ignoring unsupported option tlsverifyclient"), so the SIP secret alone authenticates',
+    '; a phone. Use --pjsip (require_client_cert) or the Kamailio TLS edge to require certificates.',
+    '',
+  );
   out.push(
     section('general', [
       ['context', 'sipsec-unauthenticated'],
@@ -182,6 +215,8 @@ function sipConf(store: CaStore, tls: ServerTls, phones: Phone[], o: Required<Pi
       legacy ? 'TLS 1.0 and 1.1 left on (--legacy-tls) for old phones.' : 'TLS 1.2 and newer only (tcptls.c ast_tls_read_conf).',
       ['tlsdisablev1', legacy ? 'no' : 'yes'],
       ['tlsdisablev11', legacy ? 'no' : 'yes'],
+      'NAT here, not per peer: a peer whose nat differs from [general] makes chan_sip warn that peer names become discoverable.',
+      ['nat', 'force_rport,comedia'],
     ]),
   );
   for (const p of phones) {
@@ -200,19 +235,23 @@ function sipConf(store: CaStore, tls: ServerTls, phones: Phone[], o: Required<Pi
     const cid = callerId(p);
     if (cid) peer.push(['callerid', cid]);
     if (p.srtp === 'optional') peer.push('chan_sip has no optional SRTP: encryption=yes offers and requires RTP/SAVP (sip-srtp.md §1.4).');
-    peer.push(['encryption', p.srtp === 'off' ? 'no' : 'yes'], ['directmedia', 'no'], ['nat', 'force_rport,comedia']);
+    peer.push(['encryption', p.srtp === 'off' ? 'no' : 'yes'], ['directmedia', 'no']);
     out.push('', section(user, peer));
   }
   return out.join('\n').replace(/\n{3,}/g, '\n\n');
 }
 
-function extensionsConf(phones: Phone[], driver: AsteriskDriver, context: string): string {
+function extensionsConf(phones: Phone[], driver: AsteriskDriver, context: string, echoExt: string | undefined): string {
   const tech = driver === 'pjsip' ? 'PJSIP' : 'SIP';
   const lines = [
     `; Dialplan for the sipsec phones: rendered by sipsec pbx asterisk. #include it from extensions.conf.`,
     '',
     `[${context}]`,
   ];
+  if (echoExt !== undefined) {
+    // The echo extension serve has (--echo-ext): what sipsec probe calls to prove SRTP both ways.
+    lines.push(`exten => ${echoExt},1,Answer()`, ' same => n,Echo()', ' same => n,Hangup()');
+  }
   for (const p of phones) {
     const user = sipUser(p);
     lines.push(`exten => ${user},1,Dial(${tech}/${user},30)`, ' same => n,Hangup()');
@@ -225,8 +264,15 @@ export async function asteriskConfig(store: CaStore, opts: AsteriskOptions): Pro
   const context = opts.context ?? DEFAULT_CONTEXT;
   if (!/^[A-Za-z0-9_-]{1,79}$/.test(context)) throw new SipsecError('BAD_INPUT', `invalid dialplan context '${context}'`, 'use letters, digits, - and _');
   const tls = await serverTls(store, { ...(opts.cert !== undefined ? { cert: opts.cert } : {}), ...(opts.installDir !== undefined ? { exportTo: { installDir: opts.installDir } } : {}) });
-  const phones = store.index.phones;
+  const echoExt = opts.echoExt === 'off' ? undefined : (opts.echoExt ?? DEFAULT_ECHO_EXT);
+  if (echoExt !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._+-]{0,31}$/.test(echoExt)) throw new SipsecError('BAD_INPUT', `invalid --echo-ext '${echoExt}'`, 'give an extension such as 200, or off');
   const notes: string[] = [];
+  const { phones, leftOut } = currentPhones(store);
+  if (echoExt !== undefined) {
+    const clash = phones.find((p) => sipUser(p) === echoExt);
+    if (clash) throw new SipsecError('BAD_INPUT', `the echo extension ${echoExt} is also the SIP user of phone ${clash.name}`, 'choose another with --echo-ext EXT, or --echo-ext off');
+  }
+  for (const l of leftOut) notes.push(`left out ${l.name}: ${l.reason}; Asterisk checks no CRL, so its endpoint and secret are not exported`);
   const noCert = await phonesWithoutClientCert(phones);
   const requireCerts = opts.clientCerts === undefined ? phones.length > 0 && noCert.length === 0 : opts.clientCerts === 'require';
   if (opts.driver === 'pjsip' && opts.clientCerts === undefined && noCert.length > 0) {
@@ -241,7 +287,7 @@ export async function asteriskConfig(store: CaStore, opts: AsteriskOptions): Pro
   const conf = opts.driver === 'pjsip' ? pjsipConf(store, tls, phones, o, requireCerts, legacyVendors) : sipConf(store, tls, phones, o);
   const files: PbxFile[] = [
     { name: main, content: conf, mode: 0o600, secret: true, description: `${opts.driver} configuration with ${phones.length} phone(s)` },
-    { name: 'extensions_sipsec.conf', content: extensionsConf(phones, opts.driver, context), mode: 0o644, secret: false, description: `dialplan context ${context}` },
+    { name: 'extensions_sipsec.conf', content: extensionsConf(phones, opts.driver, context, echoExt), mode: 0o644, secret: false, description: `dialplan context ${context}${echoExt !== undefined ? `, echo on ${echoExt}` : ''}` },
     ...tls.files,
   ];
   notes.push(keyNote(tls, 'asterisk'));
@@ -254,6 +300,26 @@ export async function asteriskConfig(store: CaStore, opts: AsteriskOptions): Pro
     files,
     main,
     endpoints: phones.map((p) => sipUser(p)),
+    leftOut,
+    echoExt,
     notes,
   };
+}
+
+/** Phones with a current valid certificate, and the others with why (revoked, expired, none). */
+export function currentPhones(store: CaStore): { phones: Phone[]; leftOut: Array<{ name: string; reason: string }> } {
+  const now = store.clock();
+  const phones: Phone[] = [];
+  const leftOut: Array<{ name: string; reason: string }> = [];
+  for (const p of store.index.phones) {
+    const cert = store.current(p.name);
+    if (cert && new Date(cert.notAfter) >= now) {
+      phones.push(p);
+      continue;
+    }
+    const last = store.history(p.name).at(-1);
+    const reason = cert ? `its certificate expired on ${cert.notAfter}` : last?.status === 'revoked' ? `its certificate (serial ${last.serial}) is revoked` : 'it has no valid certificate';
+    leftOut.push({ name: p.name, reason });
+  }
+  return { phones, leftOut };
 }

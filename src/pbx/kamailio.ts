@@ -23,6 +23,12 @@ export interface KamailioOptions {
   legacyTls?: boolean;
   /** Leave the CRL out of tls.cfg (Kamailio then accepts revoked phone certificates). */
   noCrl?: boolean;
+  /**
+   * A TLS edge in front of this PBX instead of a registrar: Kamailio checks
+   * the phones' certificates and the CRL, and relays everything to the PBX
+   * over TLS, presenting its own (server) certificate.
+   */
+  upstream?: { host: string; port: number };
 }
 
 export interface KamailioConfig {
@@ -31,6 +37,8 @@ export interface KamailioConfig {
   /** tls.cfg's text (what is printed without --out). */
   tlsCfg: string;
   listen: string;
+  /** The PBX behind the edge (`sip:HOST:PORT;transport=tls`), or undefined for the registrar. */
+  upstream: string | undefined;
   notes: string[];
 }
 
@@ -53,7 +61,7 @@ function tlsCfg(tls: ServerTls, o: KamailioOptions): string {
     '[server:default]',
     ...common,
     '',
-    '# When Kamailio itself connects to a phone: the same certificate and trust.',
+    o.upstream ? '# When Kamailio connects to the PBX (and to phones): its own certificate, the same trust.' : '# When Kamailio itself connects to a phone: the same certificate and trust.',
     '[client:default]',
     ...common,
     '',
@@ -64,6 +72,12 @@ function listenAddress(store: CaStore, o: KamailioOptions): { host: string; port
   if (o.listen) return o.listen;
   const r = store.config.registrar;
   return { host: isIP(r.host) !== 0 ? r.host : '0.0.0.0', port: r.port };
+}
+
+function upstreamUri(u: { host: string; port: number }): string {
+  const host = kamString(u.host, 'the --upstream host');
+  if (isIP(host) === 0 && !/^[A-Za-z0-9.-]+$/.test(host)) throw new SipsecError('BAD_INPUT', `invalid --upstream host '${host}'`, 'give HOST[:PORT] with an IP address or a DNS name');
+  return `sip:${isIP(host) === 6 ? `[${host}]` : host}:${u.port};transport=tls`;
 }
 
 function listenSpec(l: { host: string; port: number }): string {
@@ -225,6 +239,159 @@ onreply_route[MANAGE_REPLY] {
 `;
 }
 
+/**
+ * The TLS edge: what Asterisk cannot do (check the phones' certificates and
+ * the CRL), in front of it. Phones' requests are checked like the
+ * registrar's (certificate AOR = From) and relayed to the PBX over TLS with
+ * Kamailio's own certificate; the PBX reaches a phone through the alias
+ * parameter the edge adds to its Contact (nathelper set_contact_alias:
+ * received address of the phone's TLS connection), so the PBX needs no Path
+ * support. A peer whose CA certificate names no SIP AOR is the PBX.
+ */
+function edgeCfg(store: CaStore, listen: string, tlsCfgPath: string, upstream: string): string {
+  const domain = kamString(store.config.domain, 'the SIP domain');
+  const registrarHost = store.config.registrar.host;
+  const aliases = [...new Set([domain, ...(isIP(registrarHost) === 0 ? [registrarHost] : [])])];
+  return `#!KAMAILIO
+#
+# A SIP/TLS edge for the sipsec phones in front of the PBX ${upstream}:
+# rendered by sipsec pbx kamailio --upstream. The TLS layer (tls.cfg) lets in only
+# phones with a certificate from the sipsec CA that is not revoked in its CRL; a
+# phone may then send requests only as the AOR its certificate names. Everything
+# is relayed to the PBX over TLS with this edge's certificate; the PBX still
+# authenticates the phones (digest) and keeps the registrations.
+# Run in the foreground: kamailio -DD -E -f ${path.join(path.dirname(tlsCfgPath), 'kamailio.cfg')}
+
+####### Global parameters #########
+
+debug=2
+log_stderror=no
+enable_tls=yes
+listen=${listen}
+# One TCP/TLS worker: Kamailio 5.6.3 with OpenSSL 3 aborted (double free) under
+# TLS connection churn with more (kamailio#3791; peers.md pitfall K1).
+tcp_children=1
+children=1
+tcp_connection_lifetime=3605
+${aliases.map((a) => `alias="${a}"`).join('\n')}
+auto_aliases=no
+
+####### Modules ########
+
+loadmodule "tls.so"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "sanity.so"
+loadmodule "xlog.so"
+loadmodule "nathelper.so"
+
+modparam("tls", "config", "${kamString(tlsCfgPath, 'the tls.cfg path')}")
+# Record-Route with both the phone side and the PBX side on the same TLS socket.
+modparam("rr", "enable_full_lr", 1)
+
+####### Routing ########
+
+request_route {
+	if (!mf_process_maxfwd_header("10")) {
+		sl_send_reply("483", "Too Many Hops");
+		exit;
+	}
+	if (!sanity_check()) {
+		exit;
+	}
+	if (has_totag()) {
+		route(WITHINDLG);
+		exit;
+	}
+	if (is_method("CANCEL")) {
+		if (t_check_trans()) {
+			t_relay();
+		}
+		exit;
+	}
+	t_check_trans();
+	if ($tls_peer_san_uri == $null) {
+		route(FROM_PBX);
+		exit;
+	}
+	force_rport();
+	route(CERT_IDENTITY);
+	# The PBX reaches the phone back over this very TLS connection.
+	if (is_method("REGISTER|INVITE|SUBSCRIBE|UPDATE|REFER")) {
+		set_contact_alias();
+	}
+	if (!is_method("REGISTER")) {
+		record_route();
+	}
+	$du = "${upstream}";
+	route(RELAY);
+}
+
+# A request from the PBX to a phone: its Request-URI carries the alias of the
+# phone's connection (added above to the phone's Contact).
+route[FROM_PBX] {
+	if (!handle_ruri_alias() || $du == $null) {
+		sl_send_reply("404", "Not a phone of this edge");
+		exit;
+	}
+	record_route();
+	route(RELAY);
+}
+
+# The phone's certificate names its AOR as a sip: URI SAN: the From user must be that AOR's.
+route[CERT_IDENTITY] {
+	$var(aor) = "sip:" + $fU + "@${domain}";
+	if ($tls_peer_san_uri != $var(aor)) {
+		xlog("L_NOTICE", "refused $rm from $si:$sp: certificate CN=$tls_peer_subject_cn $tls_peer_san_uri is not $var(aor)\\n");
+		sl_send_reply("403", "Certificate does not match user");
+		exit;
+	}
+	if (is_method("REGISTER") && $fU != $tU) {
+		sl_send_reply("403", "Register your own AOR only");
+		exit;
+	}
+}
+
+route[WITHINDLG] {
+	if (loose_route()) {
+		handle_ruri_alias();
+		route(RELAY);
+		exit;
+	}
+	if (is_method("ACK")) {
+		if (t_check_trans()) {
+			t_relay();
+		}
+		exit;
+	}
+	sl_send_reply("404", "Not here");
+	exit;
+}
+
+route[RELAY] {
+	if (is_method("INVITE|SUBSCRIBE|UPDATE|REFER")) {
+		t_on_reply("MANAGE_REPLY");
+	}
+	if (!t_relay()) {
+		sl_reply_error();
+	}
+	exit;
+}
+
+# A phone's answer to the PBX: the PBX's later requests find the phone by its alias.
+onreply_route[MANAGE_REPLY] {
+	if ($tls_peer_san_uri != $null && status =~ "[12][0-9][0-9]") {
+		set_contact_alias();
+	}
+}
+`;
+}
+
 export async function kamailioConfig(store: CaStore, opts: KamailioOptions): Promise<KamailioConfig> {
   const tls = await serverTls(store, {
     ...(opts.cert !== undefined ? { cert: opts.cert } : {}),
@@ -232,6 +399,7 @@ export async function kamailioConfig(store: CaStore, opts: KamailioOptions): Pro
     withCrl: !opts.noCrl,
   });
   const listen = listenSpec(listenAddress(store, opts));
+  const upstream = opts.upstream ? upstreamUri(opts.upstream) : undefined;
   const tlsText = tlsCfg(tls, opts);
   const notes: string[] = [keyNote(tls, 'kamailio')];
   const noCert = await phonesWithoutClientCert(store.index.phones);
@@ -246,12 +414,18 @@ export async function kamailioConfig(store: CaStore, opts: KamailioOptions): Pro
   if (opts.installDir !== undefined) {
     const tlsCfgPath = path.join(opts.installDir, 'tls.cfg');
     files.push(
-      { name: 'kamailio.cfg', content: kamailioCfg(store, listen, tlsCfgPath), mode: 0o644, secret: false, description: `registrar listening on ${listen}` },
+      upstream !== undefined
+        ? { name: 'kamailio.cfg', content: edgeCfg(store, listen, tlsCfgPath, upstream), mode: 0o644, secret: false, description: `TLS edge on ${listen} in front of ${upstream}` }
+        : { name: 'kamailio.cfg', content: kamailioCfg(store, listen, tlsCfgPath), mode: 0o644, secret: false, description: `registrar listening on ${listen}` },
       { name: 'tls.cfg', content: tlsText, mode: 0o644, secret: false, description: 'TLS settings of the tls module' },
       ...tls.files,
     );
   } else {
     files.push({ name: 'tls.cfg', content: tlsText, mode: 0o644, secret: false, description: 'TLS settings of the tls module (certificates in place in the CA home)' });
   }
-  return { server: { name: tls.name, serial: tls.serial, notAfter: tls.notAfter }, files, tlsCfg: tlsText, listen, notes };
+  if (upstream !== undefined) {
+    if (opts.installDir === undefined) notes.push('--upstream writes kamailio.cfg only with --out DIR');
+    notes.push(`the PBX ${upstream} sees the edge's certificate (${tls.name}), not the phones': it authenticates them by their SIP secrets, and must accept this client certificate (sipsec serve: --client-cert optional; Asterisk PJSIP: the same sipsec CA)`);
+  }
+  return { server: { name: tls.name, serial: tls.serial, notAfter: tls.notAfter }, files, tlsCfg: tlsText, listen, upstream, notes };
 }

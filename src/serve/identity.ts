@@ -5,7 +5,8 @@
  * - A verified client certificate maps to exactly one phone: its serial
  *   must be in the CA index, of kind phone, valid (not revoked) and the
  *   phone's current certificate (a renewed phone's old certificate no
- *   longer counts). OpenSSL has already checked the chain, dates and the
+ *   longer counts), or is a server certificate of this CA (a TLS edge in
+ *   front: no phone, digest decides). OpenSSL has already checked the chain, dates and the
  *   CRL; the index catches what the CRL cannot yet say (a revocation not
  *   yet picked up, a superseded certificate).
  * - The digest username is the phone's SIP user (its extension, else its
@@ -154,6 +155,9 @@ export class Identities implements IdentityResolver {
     const refuse = (code: CertFailureCode, error: string): CertJudgement => ({ serial, subject, error, code, phone: undefined });
     if (!entry) return refuse('tls.cert_not_in_index', `serial ${raw} is not in this CA's index`);
     if (entry.status === 'revoked') return refuse('tls.cert_revoked', `the certificate of ${entry.name} is revoked (CA index)`);
+    // A server certificate of this CA is a SIP server in front of sipsec (the Kamailio TLS edge,
+    // sipsec pbx kamailio --upstream): it names no phone, so what comes through it needs digest.
+    if (entry.kind === 'server') return { serial, subject, error: undefined, phone: undefined };
     if (entry.kind !== 'phone') return refuse('tls.cert_not_phone', `a ${entry.kind} certificate (${entry.name}), not a phone's`);
     if (this.#store.current(entry.name)?.serial !== entry.serial) return refuse('tls.cert_superseded', `a superseded certificate of ${entry.name} (it was renewed)`);
     if (!this.#byName.has(entry.name)) return refuse('tls.cert_phone_removed', `${entry.name} is no longer a phone of this CA`);

@@ -6,6 +6,7 @@ import { vendorOptions } from './options.js';
 import { absolutePathOption, ipOption, listenOption, portOption, portRangeOption } from './client-options.js';
 import { certKeyBundle, clientDirFiles, isLoopbackHost, servedPath, type SiblingRef } from './ready-dir.js';
 import { renderTemplate } from './templates.js';
+import type { Phone } from '../home/schema.js';
 import type { RenderContext, RenderedFile, VendorDescriptor, VendorModule } from './types.js';
 
 /**
@@ -65,7 +66,12 @@ const descriptor: VendorDescriptor = {
 };
 
 const optionsSchema = vendorOptions(ID, {
-  /** SIP listen address:port (TLS on port+1); default: any address, random ports. */
+  /**
+   * SIP listen address:port; baresip also binds TLS on port+1 (libre opens
+   * UDP/TCP on the port, TLS on the next), so two baresips on one machine
+   * need ports at least 2 apart: `phone add` refuses a neighbouring port of
+   * another baresip phone in the inventory. Default: any address, random ports.
+   */
   sip_listen: listenOption.optional(),
   /** ctrl_tcp port on 127.0.0.1 (default 4444, baresip's own default). */
   ctrl_port: portOption.optional(),
@@ -182,5 +188,29 @@ function instructions(ctx: RenderContext): string[] {
   return lines;
 }
 
-const baresip: VendorModule = { descriptor, optionsSchema, renderPhone, instructions };
+/** host and port of a stored sip_listen value (`127.0.0.1:15060`, `[::1]:5070`). */
+function listenOf(p: Phone): { host: string; port: number } | undefined {
+  const v = p.options['sip_listen'];
+  const m = typeof v === 'string' ? /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(v) : null;
+  return m ? { host: (m[1] ?? m[2])!, port: Number(m[3]) } : undefined;
+}
+
+const ANY = new Set(['0.0.0.0', '::']);
+
+/** baresip binds sip_listen's port and port+1 (TLS) [V peers.md §10]: ports closer than 2 on one address clash. */
+function inventoryConflicts(phone: Phone, others: readonly Phone[]): string[] {
+  const mine = listenOf(phone);
+  if (!mine) return [];
+  const out: string[] = [];
+  for (const o of others) {
+    if (o.vendor !== ID || o.name === phone.name) continue;
+    const theirs = listenOf(o);
+    if (!theirs || Math.abs(theirs.port - mine.port) > 1) continue;
+    if (theirs.host !== mine.host && !ANY.has(theirs.host) && !ANY.has(mine.host)) continue;
+    out.push(`${phone.name}: baresip sip_listen port ${mine.port} clashes with ${o.name}'s ${theirs.port}: baresip also binds TLS on port+1; keep baresip phones at least 2 ports apart`);
+  }
+  return out;
+}
+
+const baresip: VendorModule = { descriptor, optionsSchema, renderPhone, instructions, inventoryConflicts };
 export default baresip;

@@ -154,4 +154,10 @@ export interface VendorModule {
   renderShared?(ctx: SharedRenderContext): RenderedFile[];
   /** One line telling a person what to do with the files (import a PKCS#12, scan, ...). */
   instructions?(ctx: RenderContext): string[];
+  /**
+   * Vendor rules across the inventory, checked at `phone add`/`import`: why
+   * `phone` cannot join `others` (e.g. two clients on one machine binding
+   * the same port); empty when it can.
+   */
+  inventoryConflicts?(phone: Phone, others: readonly Phone[]): string[];
 }

@@ -11,6 +11,7 @@ import { toneFrame, toneReport } from '../media/tone.js';
 import type { SipResponse } from '../sip/message/index.js';
 import { checkServerName, describeNames } from './identity.js';
 import { hint } from './hints.js';
+import { inDialogTarget, uacDialog } from './dialog.js';
 import { SipClient, answerChallenge, rand } from './sip-client.js';
 
 /**
@@ -195,23 +196,31 @@ async function callAndMedia(o: ProbeOptions, client: SipClient, c: CallContext):
   let cseq = 1;
   const l = client.local;
   const contact = `<sip:${c.user}@${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port};transport=tls>`;
-  const headers = (extra: Array<[string, string]> = [], method = 'INVITE', to = `<${target}>`): Array<[string, string]> => [
+  const headers = (seq: number, method: string, to: string, extra: Array<[string, string]> = [], routes: string[] = []): Array<[string, string]> => [
+    ...routes.map((r): [string, string] => ['Route', r]),
     ['Max-Forwards', '70'],
     ['From', `<${c.aor}>;tag=${fromTag}`],
     ['To', to],
     ['Call-ID', callId],
-    ['CSeq', `${cseq++} ${method}`],
+    ['CSeq', `${seq} ${method}`],
     ['Contact', contact],
     ['User-Agent', 'sipsec-probe'],
     ...extra,
   ];
   const sdpHeaders: Array<[string, string]> = [['Content-Type', 'application/sdp']];
+  /** An INVITE on its own branch; a non-2xx final answer is ACKed on that branch (§17.1.1.3). */
+  const invite = async (extra: Array<[string, string]>): Promise<{ res: SipResponse; seq: number }> => {
+    const seq = cseq++;
+    const branch = `z9hG4bK${rand()}`;
+    const res = await client.send('INVITE', target, headers(seq, 'INVITE', `<${target}>`, [...sdpHeaders, ...extra]), offer.sdp, { timeoutMs: c.timeoutMs, branch });
+    if (res.status >= 300) await client.send('ACK', target, headers(seq, 'ACK', res.headers.first('to') ?? `<${target}>`), undefined, { branch });
+    return { res, seq };
+  };
   try {
-    let res = await client.send('INVITE', target, headers(sdpHeaders), offer.sdp, { timeoutMs: c.timeoutMs });
+    let { res, seq } = await invite([]);
     if (res.status === 401 || res.status === 407) {
-      // ACK the challenge (same branch would be needed for a non-2xx ACK on UDP; over TLS the server absorbs it).
       const a = answerChallenge(res, 'INVITE', target, c.user, c.secret, c.nextNc());
-      if (a) res = await client.send('INVITE', target, headers([...sdpHeaders, [a.header, a.value]]), offer.sdp, { timeoutMs: c.timeoutMs });
+      if (a) ({ res, seq } = await invite([[a.header, a.value]]));
     }
     if (res.status < 200 || res.status >= 300) {
       c.add({ step: 'call', result: 'FAIL', detail: `${res.status} ${res.reason}${warningOf(res)}`, data: { offered: offer.crypto.map((k) => `${k.tag} ${k.suite}`) } });
@@ -219,7 +228,10 @@ async function callAndMedia(o: ProbeOptions, client: SipClient, c: CallContext):
       return;
     }
     const toHeader = res.headers.first('to') ?? `<${target}>`;
-    await client.send('ACK', target, headers([], 'ACK', toHeader).map(([k, v]) => (k === 'CSeq' ? [k, `${cseq - 1} ACK`] : [k, v])) as Array<[string, string]>);
+    // §13.2.2.4: the ACK of a 2xx carries the INVITE's CSeq number (chan_sip sends no audio
+    // otherwise) and, like every request in the dialog, goes to the 200's Contact through its route set.
+    const inDialog = inDialogTarget(uacDialog(res, target));
+    await client.send('ACK', inDialog.uri, headers(seq, 'ACK', toHeader, [], inDialog.routes));
     const answer = processAnswer(offer, res.body.toString('utf8'));
     if (!answer.ok || answer.srtp !== 'sdes') {
       c.add({ step: 'call', result: 'FAIL', detail: answer.ok ? 'the answer has no SRTP (plain RTP)' : answer.error, data: { offered: offer.crypto.map((k) => `${k.tag} ${k.suite}`) } });
@@ -228,8 +240,9 @@ async function callAndMedia(o: ProbeOptions, client: SipClient, c: CallContext):
       c.add({ step: 'call', result: 'PASS', detail: `200 OK, ${answer.canonical} (tag ${answer.tag})`, data: { offered: offer.crypto.map((k) => `${k.tag} ${k.suite}`), chosen: answer.canonical, tag: answer.tag } });
       c.add(await media(o, sock, answer.canonical, toMaster(answer.localKey), answer.remoteKeys.map(toMaster), answer.remote));
     }
-    const bye = await client.send('BYE', target, headers([], 'BYE', toHeader), undefined, { timeoutMs: c.timeoutMs }).catch((e: unknown) => e as Error);
+    const bye = await client.send('BYE', inDialog.uri, headers(cseq++, 'BYE', toHeader, [], inDialog.routes), undefined, { timeoutMs: c.timeoutMs }).catch((e: unknown) => e as Error);
     if (bye instanceof Error) c.add({ step: 'call', result: 'FAIL', detail: `BYE: ${bye.message}` });
+    else if (bye.status >= 300) c.add({ step: 'call', result: 'FAIL', detail: `BYE answered ${bye.status} ${bye.reason}${warningOf(bye)}` });
   } catch (e) {
     c.add({ step: 'call', result: 'FAIL', detail: messageOf(e) });
   } finally {

@@ -40,8 +40,10 @@ export interface InviteOutcome {
   /** The SDP answer of a 2xx. */
   answer: string;
   callId: string;
-  /** ACK a 2xx (RFC 3261 §13.2.2.4). */
-  ack(): Promise<void>;
+  /** ACK a 2xx (RFC 3261 §13.2.2.4); `seq` overrides the CSeq number (a wrong ACK, for tests). */
+  ack(seq?: number): Promise<void>;
+  /** The CSeq number of the INVITE that got the final answer. */
+  inviteSeq: number;
   /** BYE an established call; resolves with its final status. */
   bye(): Promise<number>;
 }
@@ -123,7 +125,8 @@ export class EchoCaller {
       warning: res.headers.first('warning'),
       answer: res.body.toString('utf8'),
       callId,
-      ack: () => this.client.send('ACK', target, headers('ACK', ackSeq)).then(() => undefined),
+      inviteSeq: ackSeq,
+      ack: (seq = ackSeq) => this.client.send('ACK', target, headers('ACK', seq)).then(() => undefined),
       bye: async () => (await this.client.send('BYE', target, headers('BYE', this.cseq++))).status,
     };
   }

@@ -14,6 +14,11 @@ import type { CaStore } from '../../src/home/store.js';
 import { requirePeer } from '../helpers/peers.js';
 import { addTestPhones, addTestServer, noPassphrase, tempCa } from '../helpers/ca-home.js';
 import { freePort, within } from '../vendors/peer-stubs.js';
+import { registrarCa } from '../helpers/registrar-ca.js';
+import { ServeProcess } from '../helpers/serve.js';
+import { startKamailio } from '../helpers/kamailio.js';
+import { probeJson, probeStep, sipsecAsync } from '../helpers/verify.js';
+import { readFileSync } from 'node:fs';
 import { parseIni } from '../vendors/wellformed.js';
 
 /** tls.cfg as sections of `key = value` lines ('#' comments). */
@@ -181,4 +186,56 @@ test('kamailio (real): `pbx kamailio --out` passes `kamailio -c` and, run, admit
     }
     ca.cleanup();
   }
+});
+
+// ---------------------------------------------------------------- the TLS edge
+
+test('kamailio --upstream (real): the TLS edge in front of sipsec\'s registrar relays a phone\'s REGISTER, echo call and SRTP both ways; a revoked phone is refused by the edge\'s CRL', { timeout: 180_000 }, async (t) => {
+  const bin = requirePeer('kamailio');
+  const ca = await registrarCa([
+    { name: 'telefono1', vendor: 'baresip', ext: '101' },
+    { name: 'telefono3', vendor: 'baresip', ext: '103' },
+  ]);
+  t.after(() => ca.cleanup());
+  await revokeCert(ca.store, 'telefono3', 'keyCompromise', noPassphrase);
+  const [edgePort, pbxPort] = [await freePort(), await freePort()];
+  const out = path.join(ca.dir, 'edge');
+  const w = await sipsecAsync(['--home', ca.home, 'pbx', 'kamailio', '--out', out, '--cert', 'registrar', '--listen', `127.0.0.1:${edgePort}`, '--upstream', `127.0.0.1:${pbxPort}`, '--json']);
+  assert.equal(w.code, '0', w.stderr);
+  const summary = JSON.parse(w.stdout) as { upstream: string; notes: string[] };
+  assert.equal(summary.upstream, `sip:127.0.0.1:${pbxPort};transport=tls`);
+  const cfgText = readFileSync(path.join(out, 'kamailio.cfg'), 'utf8');
+  assert.match(cfgText, new RegExp(`^\\s*\\$du = "sip:127\\.0\\.0\\.1:${pbxPort};transport=tls";$`, 'm'));
+  assert.doesNotMatch(cfgText, /save\("location"\)/, 'the edge keeps no registrations: the PBX does');
+  assert.equal(tlsSections(readFileSync(path.join(out, 'tls.cfg'), 'utf8')).get('server:default')!.get('crl'), path.join(out, 'keys', 'crl.pem'));
+  const check = spawnSync(bin, ['-c', '-f', path.join(out, 'kamailio.cfg')], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(check.status, 0, `kamailio -c failed:\n${check.stdout}${check.stderr}`);
+
+  // The PBX behind the edge: sipsec serve, which sees the edge's certificate and authenticates phones by digest.
+  const serve = await ServeProcess.start(ca.home, ['--tftp-port', 'off', '--https-port', 'off', '--sip-port', String(pbxPort), '--diagnostic-port', 'off', '--cert', 'registrar', '--client-cert', 'optional']);
+  t.after(() => serve.stop());
+  const kam = await startKamailio(bin, path.join(out, 'kamailio.cfg'), path.join(ca.dir, 'edge-run'), edgePort);
+  t.after(() => kam.stop());
+
+  // A phone through the edge: TLS with its certificate (checked by the edge), REGISTER and a call to the echo
+  // relayed to the PBX, the tone over SRTP to the echo and back.
+  const r = await probeJson(ca.home, [`sips:127.0.0.1:${edgePort}`, '--as', 'telefono1', '--duration', '1s']);
+  assert.equal(r.code, '0', `${JSON.stringify(r.report.steps, null, 2)}\n${kam.log()}`);
+  assert.deepEqual(r.report.steps.map((s) => `${s.step}:${s.result}`), ['tls:PASS', 'register:PASS', 'call:PASS', 'media:PASS', 'unregister:PASS']);
+  const media = probeStep(r.report, 'media').data as { sent: number; received: number; authFailures: number };
+  assert.equal(media.authFailures, 0);
+  assert.ok(media.received >= media.sent * 0.8, `${media.received} of ${media.sent} back through the edge`);
+  // The PBX saw the phone registered over the edge's connection (its digest, the edge's certificate).
+  const reg = await serve.waitFor((e) => e.event === 'register.ok' && e.phone === 'telefono1', 10_000);
+  assert.equal(reg.certSerial, undefined, 'the PBX sees the edge\'s certificate, not the phone\'s');
+  assert.match(String(reg.contact), /;alias=127\.0\.0\.1~\d+~3/, 'the edge marks the phone\'s connection in its Contact');
+  const end = await serve.waitFor((e) => e.event === 'call.end' && e.phone === 'telefono1', 20_000);
+  assert.ok(Number(end.packetsIn) > 0 && Number(end.packetsOut) > 0, `echo packets in ${end.packetsIn} out ${end.packetsOut}`);
+
+  // The revoked phone: refused by the edge's CRL check (Asterisk behind it would have let it in).
+  const revoked = await register(ca.store, edgePort, 'telefono3', '103');
+  assert.match(revoked, /certificate revoked/, `the edge refuses a revoked phone certificate: ${revoked}`);
+  // A phone's certificate cannot register another phone's AOR through the edge.
+  assert.match(await register(ca.store, edgePort, 'telefono1', '103'), /^SIP\/2\.0 403 /);
+  assert.equal(kam.child.exitCode, null, `kamailio still runs:\n${kam.log()}`);
 });

@@ -223,3 +223,34 @@ test('baresip (real): the served files, fetched into any directory, run with `cd
     r.ca.cleanup();
   }
 });
+
+test('baresip: phone add refuses a sip_listen port next to another baresip phone\'s (TLS binds port+1); 2 apart, another address, or another vendor is fine', async () => {
+  const ca = await tempCa({ registrar: { host: '127.0.0.1', port: 5061 } });
+  try {
+    await addTestPhones(ca.store, [{ name: 'bare1', vendor: 'baresip', ext: '101', options: { sip_listen: '127.0.0.1:15060' } }]);
+    for (const [name, listen] of [['bare2', '127.0.0.1:15061'], ['bare3', '127.0.0.1:15059'], ['bare4', '0.0.0.0:15061'], ['bare5', '127.0.0.1:15060']] as const) {
+      await assert.rejects(
+        addTestPhones(ca.store, [{ name, vendor: 'baresip', options: { sip_listen: listen } }]),
+        (e: unknown) => isSipsecError(e) && e.code === 'BAD_INPUT' && e.message.includes(`clashes with bare1's 15060`) && /port\+1/.test(e.message),
+        `${listen} next to 127.0.0.1:15060`,
+      );
+    }
+    assert.deepEqual(ca.store.index.phones.map((p) => p.name), ['bare1'], 'nothing was added');
+    // Within one batch too.
+    await assert.rejects(
+      addTestPhones(ca.store, [
+        { name: 'b6', vendor: 'baresip', options: { sip_listen: '127.0.0.1:16000' } },
+        { name: 'b7', vendor: 'baresip', options: { sip_listen: '127.0.0.1:16001' } },
+      ]),
+      (e: unknown) => isSipsecError(e) && /b7: .*clashes with b6's 16000/.test(e.message),
+    );
+    await addTestPhones(ca.store, [
+      { name: 'bare8', vendor: 'baresip', options: { sip_listen: '127.0.0.1:15062' } },
+      { name: 'bare9', vendor: 'baresip', options: { sip_listen: '127.0.0.2:15061' } },
+      { name: 'lin1', vendor: 'linphone', ext: '109' },
+    ]);
+    assert.deepEqual(ca.store.index.phones.map((p) => p.name).sort(), ['bare1', 'bare8', 'bare9', 'lin1']);
+  } finally {
+    ca.cleanup();
+  }
+});

@@ -71,7 +71,8 @@ export function register(program: Command): void {
     .option('--legacy-tls [port]', 'old phones: PJSIP adds a TLS 1.0 transport on PORT (default 5062) for vendors limited to TLS 1.0/1.1; chan_sip re-enables TLS 1.0/1.1')
     .addOption(new Option('--client-certs <mode>', 'require a sipsec client certificate (PJSIP; default: require when every phone\'s vendor can present one)').choices(['require', 'off']))
     .option('--context <name>', 'dialplan context of the phones', 'sipsec-phones')
-    .option('--json', 'print a summary as JSON (file names, endpoints, notes; never the secrets)')
+    .option('--echo-ext <ext>', 'the echo extension (Answer, Echo) sipsec probe calls, as serve has; or off', '200')
+    .option('--json', 'print a summary as JSON (file names, endpoints, phones left out, notes; never the secrets)')
     .addHelpText(
       'after',
       `
@@ -79,13 +80,18 @@ The config holds the phones' SIP secrets: without --out it goes to stdout (redir
 file only Asterisk can read); with --out the file is written 0600. Without --out, the TLS files
 are referenced in place in the CA home, which the asterisk user usually cannot read: use --out.
 
+Asterisk checks no CRL: phones without a current valid certificate (revoked, expired) are left
+out, so re-export after sipsec cert revoke and reload Asterisk (core reload), or put the
+Kamailio TLS edge in front: sipsec pbx kamailio --upstream HOST:PORT.
+
 Examples:
   sipsec pbx asterisk --out /tmp/ast --install-dir /etc/asterisk/sipsec
   sudo cp -r /tmp/ast /etc/asterisk/sipsec && sudo chown -R asterisk: /etc/asterisk/sipsec
   sipsec pbx asterisk --chan-sip --cert pbx.mycompany.com > sip.conf
-  sipsec pbx asterisk --legacy-tls 5062 --out /tmp/ast`,
+  sipsec pbx asterisk --legacy-tls 5062 --out /tmp/ast
+  sipsec pbx asterisk --echo-ext 9200 --out /tmp/ast && sipsec probe sips:pbx.mycompany.com --as telefono1 --call 9200`,
     )
-    .action(async (o: CommonOpts & { pjsip?: boolean; chanSip?: boolean; bind?: string; legacyTls?: string | boolean; clientCerts?: 'require' | 'off'; context: string }, cmd: Command) => {
+    .action(async (o: CommonOpts & { pjsip?: boolean; chanSip?: boolean; bind?: string; legacyTls?: string | boolean; clientCerts?: 'require' | 'off'; context: string; echoExt: string }, cmd: Command) => {
       if (o.pjsip && o.chanSip) throw new SipsecError('BAD_INPUT', '--pjsip and --chan-sip contradict each other', 'choose one channel driver');
       const installDir = installDirOf(o);
       const store = await openStore(cmd);
@@ -98,10 +104,11 @@ Examples:
         ...(legacyTlsPort !== undefined ? { legacyTlsPort } : {}),
         ...(o.clientCerts !== undefined ? { clientCerts: o.clientCerts } : {}),
         context: o.context,
+        echoExt: o.echoExt,
       });
       const main = cfg.files.find((f) => f.name === cfg.main)!;
       const notes = o.out === undefined ? [...cfg.notes, `--out DIR also writes extensions_sipsec.conf (context ${o.context}) and copies of the TLS files`] : cfg.notes;
-      await finish(o, cfg.files, main.content, { driver: cfg.driver, server: cfg.server, endpoints: cfg.endpoints }, notes);
+      await finish(o, cfg.files, main.content, { driver: cfg.driver, server: cfg.server, endpoints: cfg.endpoints, echoExt: cfg.echoExt ?? null, leftOut: cfg.leftOut }, notes);
     });
 
   pbx
@@ -113,6 +120,7 @@ Examples:
     .option('--listen <addr:port>', 'TLS listen address (default: the registrar address if it is an IP, else 0.0.0.0, on its port)')
     .option('--legacy-tls', 'also accept TLS 1.0 and 1.1 (old phones)')
     .option('--no-crl', 'leave the CRL out (revoked phone certificates are then accepted)')
+    .option('--upstream <host[:port]>', 'a TLS edge in front of this PBX (e.g. Asterisk): check the phones\' certificates and the CRL, relay to HOST:PORT (default port 5061) over TLS with the edge\'s own certificate')
     .option('--json', 'print a summary as JSON')
     .addHelpText(
       'after',
@@ -120,13 +128,17 @@ Examples:
 Without --out, prints tls.cfg with the certificate, key, CA and CRL of the CA home in place.
 With --out, the registrar in kamailio.cfg accepts only phones presenting a sipsec certificate,
 each registering only the AOR its certificate names (no passwords, no database).
+With --upstream HOST[:PORT], kamailio.cfg is a TLS edge instead: it checks the phones'
+certificates and the CRL (what Asterisk cannot) and relays everything to the PBX over TLS,
+presenting its own certificate; the PBX keeps the registrations and the SIP secrets.
 
 Examples:
   sipsec pbx kamailio > /etc/kamailio/tls.cfg
   sipsec pbx kamailio --out /tmp/kam && kamailio -c -f /tmp/kam/kamailio.cfg
-  kamailio -DD -E -f /tmp/kam/kamailio.cfg          # run it in the foreground`,
+  kamailio -DD -E -f /tmp/kam/kamailio.cfg          # run it in the foreground
+  sipsec pbx kamailio --out /tmp/edge --listen 10.0.1.133:5061 --upstream 127.0.0.1:5071`,
     )
-    .action(async (o: CommonOpts & { listen?: string; legacyTls?: boolean; crl?: boolean }, cmd: Command) => {
+    .action(async (o: CommonOpts & { listen?: string; legacyTls?: boolean; crl?: boolean; upstream?: string }, cmd: Command) => {
       const installDir = installDirOf(o);
       const store = await openStore(cmd);
       const cfg = await kamailioConfig(store, {
@@ -135,7 +147,8 @@ Examples:
         ...(o.listen !== undefined ? { listen: parseHostPort(o.listen, store.config.registrar.port) } : {}),
         legacyTls: o.legacyTls === true,
         noCrl: o.crl === false,
+        ...(o.upstream !== undefined ? { upstream: parseHostPort(o.upstream, 5061) } : {}),
       });
-      await finish(o, cfg.files, cfg.tlsCfg, { server: cfg.server, listen: cfg.listen }, cfg.notes);
+      await finish(o, cfg.files, cfg.tlsCfg, { server: cfg.server, listen: cfg.listen, ...(cfg.upstream !== undefined ? { upstream: cfg.upstream } : {}) }, cfg.notes);
     });
 }

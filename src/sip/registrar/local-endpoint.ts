@@ -85,6 +85,8 @@ export interface DialogHost {
   /** Our Via header value for a request sent over `flow`. */
   via(flow: Flow, branch: string): string;
   onEnd(call: LocalCall, reason: CallEndReason): void;
+  /** An ACK that confirms nothing (its CSeq number is not the INVITE's): dropped, reported here. */
+  onIgnoredAck?(call: LocalCall, ack: SipRequest, why: string): void;
 }
 
 type Listeners = { [K in keyof LocalCallEvents]: Array<LocalCallEvents[K]> };
@@ -101,6 +103,8 @@ export class LocalCall {
   #flow: Flow;
   #localCseq = 1;
   #remoteCseq: number;
+  /** The CSeq number of the INVITE (or re-INVITE) whose 2xx awaits its ACK. */
+  #inviteCseq: number;
   readonly #tx: ServerTransaction;
   readonly #host: DialogHost;
   readonly #remoteTarget: string;
@@ -121,6 +125,7 @@ export class LocalCall {
     this.remoteTag = from.ok ? (tagOf(from.value) ?? '') : '';
     const cseq = this.invite.cseq();
     this.#remoteCseq = cseq.ok ? cseq.value.seq : 0;
+    this.#inviteCseq = this.#remoteCseq;
     const contacts = this.invite.contacts();
     // §12.1.1: the remote target is the INVITE's Contact; the route set its Record-Route (in order, UAS side).
     this.#remoteTarget = contacts.ok && contacts.value !== '*' && contacts.value[0] ? contacts.value[0].uri.raw : this.invite.uri;
@@ -220,6 +225,12 @@ export class LocalCall {
     if (flow.open) this.#flow = flow;
     const cseq = req.cseq();
     if (req.method === 'ACK') {
+      // §13.2.2.4: the ACK of a 2xx carries the INVITE's CSeq number. chan_sip never confirms a call
+      // on any other ACK (and sends no audio); neither do we, so a client that gets it wrong fails here too.
+      if (!cseq.ok || cseq.value.seq !== this.#inviteCseq) {
+        this.#host.onIgnoredAck?.(this, req, `ACK CSeq ${cseq.ok ? cseq.value.seq : '(invalid)'} is not the INVITE's CSeq ${this.#inviteCseq} (RFC 3261 13.2.2.4): the call is not confirmed`);
+        return;
+      }
       if (this.#ackTimer) {
         clearTimeout(this.#ackTimer);
         this.#ackTimer = undefined;
@@ -241,6 +252,7 @@ export class LocalCall {
         this.#end('bye');
         return;
       case 'INVITE': {
+        if (cseq.ok) this.#inviteCseq = cseq.value.seq;
         if (this.#ls.reinvite.length === 0) {
           tx.reply(488, { headers: [['Warning', `399 sipsec "extension ${this.ext} does not renegotiate media"`]] });
           return;

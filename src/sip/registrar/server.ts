@@ -198,6 +198,11 @@ export class SipServer implements ProxyHost, DialogHost {
     this.#o.emit({ event: 'dialog.end', phone: call.caller.phone, remote: call.caller.remote, ext: call.ext, callId: call.callId, reason });
   }
 
+  onIgnoredAck(call: LocalCall, ack: SipRequest, why: string): void {
+    const transport = call.caller.transport === 'udp' || call.caller.transport === 'tcp' ? call.caller.transport : 'tls';
+    this.#o.emit({ event: 'sip.reject', phone: call.caller.phone, remote: call.caller.remote, transport, what: `ACK ${ack.uri.slice(0, 80)}`, why, status: 'dropped', code: 'sip.ack_cseq_mismatch', callId: call.callId });
+  }
+
   // ------------------------------------------------------------ flows
 
   /** A transport's new flow (after the TLS handshake). */

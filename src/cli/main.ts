@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { z } from 'zod';
-import { SipsecError, isSipsecError, messageOf } from '../core/errors.js';
+import { SipsecError, errnoCode, exitCodeOf, isSipsecError, messageOf } from '../core/errors.js';
 import { register as registerCa } from './commands/ca.js';
 import { register as registerServer } from './commands/server.js';
 import { register as registerPhone } from './commands/phone.js';
@@ -43,7 +43,7 @@ Quick start:
   return program;
 }
 
-/** Map any error to one line and an exit code: 2 for usage, 1 for everything else. */
+/** Map any error to one line and an exit code: 2 for bad input (usage, values, names...), 1 for everything else. */
 export function reportError(e: unknown): number {
   if (e instanceof CommanderError) {
     // commander already printed its message (unknown option, missing argument, ...).
@@ -52,17 +52,41 @@ export function reportError(e: unknown): number {
   }
   if (isSipsecError(e)) {
     process.stderr.write(`${e.line()}\n`);
-    return e.code === 'BAD_INPUT' ? 2 : 1;
+    return exitCodeOf(e.code);
   }
   if (e instanceof z.ZodError) {
     const issue = e.issues[0];
     process.stderr.write(`error: invalid ${issue?.path.join('.') || 'input'}: ${issue?.message ?? ''}\n`);
     return 2;
   }
+  // A write refused by the system (a subfolder made read-only, a full disk) is not a bug in sipsec.
+  const sys = systemError(e);
+  if (sys) {
+    process.stderr.write(`${sys.line()}\n`);
+    return 1;
+  }
   const err = new SipsecError('INTERNAL', messageOf(e), 'this is a bug in sipsec; run with SIPSEC_DEBUG=1 for the stack');
   process.stderr.write(`${err.line()}\n`);
   if (process.env.SIPSEC_DEBUG && e instanceof Error) process.stderr.write(`${e.stack ?? ''}\n`);
   return 1;
+}
+
+const SYSTEM_HINTS: Record<string, string> = {
+  EACCES: 'run sipsec as the user that owns these files, or fix their permissions',
+  EPERM: 'run sipsec as the user that owns these files, or fix their permissions (chattr -i for an immutable file)',
+  EROFS: 'the file system is mounted read-only',
+  ENOSPC: 'the disk is full; free some space and run the command again',
+  EDQUOT: 'the disk quota is used up; free some space and run the command again',
+};
+
+/** Node's system errors that mean "the system refused", told in one line with what to do. */
+function systemError(e: unknown): SipsecError | undefined {
+  const code = errnoCode(e);
+  const hint = code ? SYSTEM_HINTS[code] : undefined;
+  if (!hint || !(e instanceof Error)) return undefined;
+  const uid = typeof process.getuid === 'function' ? ` (uid ${process.getuid()})` : '';
+  const target = 'path' in e && typeof e.path === 'string' ? e.path : '';
+  return new SipsecError('NOT_WRITABLE', `${target || 'a file'}: ${code}: the system refused access${uid}`, hint);
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -33,8 +33,14 @@ export function normalizeMac(input: string): string {
     throw new SipsecError('BAD_MAC', `invalid MAC address '${printable(input)}'`, 'write it as 00:08:5d:12:34:56, 00-08-5D-12-34-56 or 00085d123456');
   }
   const mac = s.replace(/[:-]/g, '').toLowerCase();
-  if (mac === '000000000000' || mac === 'ffffffffffff') {
-    throw new SipsecError('BAD_MAC', `MAC address '${input}' is not a device address`, 'use the MAC printed on the phone');
+  if (mac === '000000000000') {
+    throw new SipsecError('BAD_MAC', `MAC address '${printable(input)}' is all zeros, not a device address`, 'use the MAC printed on the phone');
+  }
+  // IEEE 802 §8.2: the I/G bit (least significant bit of the first octet) set means a group
+  // (multicast or broadcast) address, which no phone has as its own.
+  if ((Number.parseInt(mac.slice(0, 2), 16) & 1) === 1) {
+    const kind = mac === 'ffffffffffff' ? 'the broadcast address' : 'a multicast (group) address';
+    throw new SipsecError('BAD_MAC', `MAC address '${printable(input)}' is ${kind}, not a device address`, 'use the MAC printed on the phone (its first octet is even)');
   }
   return mac;
 }

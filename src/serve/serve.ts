@@ -10,6 +10,7 @@ import { createTftpServer, type TftpEvent, type TftpServer } from '../provision/
 import { EventBus, EventLog, type EventInput, type ServeEvent } from './events.js';
 import { startControl } from './control.js';
 import { chooseServerCert, type ServerTls } from './server-cert.js';
+import { acquireServeLock } from '../home/serve-lock.js';
 
 /**
  * `sipsec serve`: TFTP and HTTPS (and plain HTTP on request) provisioning
@@ -89,7 +90,31 @@ function tftpToServeEvent(ev: TftpEvent): EventInput {
   return { event: 'provision.denied', ...base, result: ev.result, reason: ev.reason ?? ev.result };
 }
 
+/**
+ * Start serving. Before anything binds: a CA home this user cannot write,
+ * or one another serve already runs on (serve.pid), stops here with one
+ * line, so a refused serve never holds a port.
+ */
 export async function startServe(o: ServeOptions): Promise<RunningServe> {
+  await o.store.assertWritable();
+  const lock = await acquireServeLock(o.store.paths);
+  let running: RunningServe;
+  try {
+    running = await startServeLocked(o);
+  } catch (e) {
+    await lock.release();
+    throw e;
+  }
+  return {
+    ...running,
+    stop: async () => {
+      await running.stop();
+      await lock.release();
+    },
+  };
+}
+
+async function startServeLocked(o: ServeOptions): Promise<RunningServe> {
   const store = o.store;
   const bus = new EventBus();
   const log = new EventLog(store.paths.serveLog);

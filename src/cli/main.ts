@@ -13,11 +13,17 @@ import { register as registerVerify } from './commands/verify.js';
 import { register as registerDhcp } from './commands/dhcp.js';
 import { register as registerPbx } from './commands/pbx.js';
 
+/** `sipsec phone add`: the words a person types to reach a command. */
+export function commandPath(c: Command): string {
+  const names: string[] = [];
+  for (let cur: Command | null = c; cur; cur = cur.parent) names.unshift(cur.name());
+  return names.join(' ');
+}
+
 export function buildProgram(): Command {
   const program = new Command('sipsec')
     .description('SIP phones on TLS + SRTP: a CA, per-vendor provisioning, TFTP/HTTPS boot server, and a registrar with an SRTP echo that proves it works')
     .option('--home <dir>', 'CA home directory (default: $SIPSEC_HOME or ./ca)')
-    .showHelpAfterError('(run with --help for usage)')
     .configureHelp({ sortSubcommands: false })
     .addHelpText(
       'after',
@@ -33,10 +39,12 @@ Quick start:
     );
   program.exitOverride();
   for (const reg of [registerCa, registerServer, registerPhone, registerCert, registerAstTlsCert, registerProvision, registerPbx, registerDhcp, registerServe, registerVerify, registerDemo]) reg(program);
-  // Every subcommand reports usage errors the same way.
+  // Every subcommand reports usage errors the same way, on one line like every other error:
+  // `error: unknown option '--bogus' (see sipsec phone add --help)`.
   const walk = (c: Command) => {
     c.exitOverride();
-    c.showHelpAfterError('(run with --help for usage)');
+    const usage = commandPath(c);
+    c.configureOutput({ outputError: (str, write) => write(`${str.trim().replace(/\s*\n\s*/g, ' ')} (see ${usage} --help)\n`) });
     c.commands.forEach(walk);
   };
   walk(program);

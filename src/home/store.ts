@@ -167,7 +167,7 @@ export class CaStore {
         }
         if (entries.length > 0) {
           // ast_tls_cert's /etc/asterisk/keys: replacing its ca.crt and leaving its ca.key beside ours breaks both tools.
-          throw new SipsecError('FOREIGN_FILES', `${paths.root} holds files that are not a sipsec CA: ${listNames(entries)}`, `pick an empty or new --home (e.g. ${path.join(path.dirname(paths.root), 'sipsec')}), or give --force to move them to ${paths.root}.replaced-<time>`);
+          throw new SipsecError('FOREIGN_FILES', `${paths.root} holds files that are not a sipsec CA: ${listNames(entries)}`, `pick an empty or new --home such as ${path.join(path.dirname(paths.root), 'sipsec')}, or give --force to move them to ${paths.root}.replaced-<time>`);
         }
       }
       if (entries.length > 0) {
@@ -267,6 +267,8 @@ export class CaStore {
   /** The CA's signing key; the passphrase is asked for only when the key is encrypted. */
   async signer(passphrase: PassphraseSource): Promise<Signer> {
     if (this.cachedSigner) return this.cachedSigner;
+    // Whatever is signed is then written: refuse a read-only home before asking for the passphrase.
+    await this.assertWritable();
     let pem: string;
     try {
       pem = await fs.readFile(this.paths.caKey, 'utf8');

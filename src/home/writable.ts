@@ -21,7 +21,7 @@ export function uid(): number {
 async function why(dir: string, code: string | undefined): Promise<string> {
   if (code === 'EROFS') return 'it is on a read-only file system; remount it read-write or copy the CA home elsewhere';
   const st = await fs.stat(dir).catch(() => undefined);
-  if (st && st.uid !== uid()) return `it belongs to uid ${st.uid} (mode 0${(st.mode & 0o777).toString(8)}); run sipsec as that user, or give this user the CA home with chown`;
+  if (st && st.uid !== uid()) return `it belongs to uid ${st.uid}, mode 0${(st.mode & 0o777).toString(8)}; run sipsec as that user, or give this user the CA home with chown`;
   if (code === 'EPERM') return 'the directory is immutable (chattr -i) or a security module refuses the write';
   return `its mode is 0${((st?.mode ?? 0) & 0o777).toString(8)}; give the owner write access (chmod u+w)`;
 }
@@ -58,5 +58,9 @@ export async function assertWritable(dir: string): Promise<void> {
 /** The same words for a home this process cannot even read. */
 export async function notReadable(dir: string, e: unknown): Promise<SipsecError> {
   const hint = await why(dir, errnoCode(e));
-  return new SipsecError('NOT_WRITABLE', `the CA home ${dir} is not readable by uid ${uid()}`, hint);
+  const writable = await fs.access(dir, constants.W_OK).then(
+    () => true,
+    () => false,
+  );
+  return new SipsecError('NOT_WRITABLE', `the CA home ${dir} is not readable${writable ? '' : ' or writable'} by uid ${uid()}`, hint);
 }

@@ -1,5 +1,5 @@
 import { SipsecError } from '../core/errors.js';
-import { checkDns, checkIp, checkName, isDnsName, normalizeMac } from '../pki/names.js';
+import { checkDns, checkIp, checkName, checkNameSyntax, isDnsName, normalizeMac } from '../pki/names.js';
 import { CaStore, type LeafRequest, type PassphraseSource, type Prepared } from '../home/store.js';
 import { KEY_SPECS, type KeySpec } from '../pki/keys.js';
 import { SRTP_MODES, type CertEntry, type Phone, type SrtpMode } from '../home/schema.js';
@@ -210,6 +210,7 @@ export async function addPhones(
 }
 
 export function findPhone(store: CaStore, name: string): Phone {
+  checkNameSyntax(name, 'phone name');
   const phone = store.index.phones.find((p) => p.name === name) ?? store.index.phones.find((p) => p.name.toLowerCase() === name.toLowerCase());
   if (!phone) throw new SipsecError('NOT_FOUND', `no phone named '${name}'`, 'see sipsec phone list');
   return phone;

@@ -10,6 +10,7 @@ import { askText } from '../prompt.js';
 import { keyValues, note, out, printJson } from '../output.js';
 import { readSecretFile } from '../../home/operations.js';
 import type { Config } from '../../home/schema.js';
+import { configJson } from '../json.js';
 
 function checkUrl(input: string): string {
   let u: URL;
@@ -136,7 +137,7 @@ and refuses to guess when there is none.`,
         },
         passphrase,
       );
-      if (o.json) return printJson(info);
+      if (o.json) return printJson({ ...info, replaced: info.replaced ?? null });
       if (info.replaced) note(`the previous CA was moved to ${info.replaced}`);
       note(`created a CA in ${info.home}`);
       printInfo(info);
@@ -182,7 +183,7 @@ and refuses to guess when there is none.`,
       const store = await openStore(cmd);
       const patch = configPatch(o);
       const next = Object.keys(patch).length > 0 ? await store.updateConfig(patch) : store.config;
-      if (o.json) return printJson(next);
+      if (o.json) return printJson(configJson(next));
       out(
         keyValues([
           ['Registrar', `${next.registrar.host}:${next.registrar.port}`],

@@ -127,6 +127,7 @@ export async function revokeCert(store: CaStore, name: string, reason: Revocatio
  */
 export async function renewCert(store: CaStore, name: string, passphrase: PassphraseSource, opts: { key?: KeySpec; days?: number } = {}): Promise<{ old: CertEntry; renewed: CertEntry }> {
   if (name === 'ca') throw new SipsecError('BAD_INPUT', 'the CA is not renewed in place', 'create a new CA with sipsec ca init --force and re-provision the phones');
+  if (isIP(name) === 0) checkNameSyntax(name, 'certificate name');
   const history = store.history(name).filter((c) => c.kind !== 'ca');
   const old = store.current(name) ?? history[history.length - 1];
   if (!old) throw new SipsecError('NOT_FOUND', `no certificate named '${name}'`, 'see sipsec cert list');

@@ -65,3 +65,12 @@ export function configJson(c: Config) {
     createdAt: c.createdAt,
   };
 }
+
+/** verify's and probe's steps carry a hint (and verify a failure mode) only on a FAIL: null otherwise. */
+export function verifyJson<R extends { phones: Array<{ steps: Array<{ hint?: string | undefined; failure?: unknown }> }> }>(r: R) {
+  return { ...r, phones: r.phones.map((p) => ({ ...p, steps: p.steps.map((s) => ({ ...s, hint: s.hint ?? null, failure: s.failure ?? null })) })) };
+}
+
+export function probeJson<R extends { steps: Array<{ hint?: string | undefined; data?: unknown }> }>(r: R) {
+  return { ...r, steps: r.steps.map((s) => ({ ...s, hint: s.hint ?? null, data: s.data ?? null })) };
+}

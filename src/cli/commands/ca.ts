@@ -78,7 +78,7 @@ export function register(program: Command): void {
     .option('--ntp <host>', 'NTP server phones use (certificate checks need a correct clock)')
     .option('--passphrase-file <file>', 'encrypt the CA key with the passphrase on the first line of this file')
     .option('--no-passphrase', 'store the CA key unencrypted (protected by file mode 0600 only)')
-    .option('--force', 'replace an existing CA (the old one is moved aside, not deleted)')
+    .option('--force', 'replace an existing CA, or use a folder holding other files: everything in it is moved aside to <home>.replaced-<time>, not deleted')
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
@@ -89,7 +89,8 @@ Examples:
   SIPSEC_CA_PASSPHRASE=... sipsec ca init --org Acme --domain acme.test --registrar 10.0.1.133:5061
 
 Without --passphrase-file, SIPSEC_CA_PASSPHRASE or --no-passphrase, sipsec asks on a terminal
-and refuses to guess when there is none.`,
+and refuses to guess when there is none. The CA home must be empty or a sipsec CA: a folder
+holding other files (ast_tls_cert's /etc/asterisk/keys) is refused, naming them, unless --force.`,
     )
     .action(async (o: Record<string, string | boolean | undefined>, cmd: Command) => {
       const org = typeof o.org === 'string' ? o.org : await askText('--org', 'Organisation (O=):', 'the organisation name');

@@ -153,6 +153,8 @@ export class CaStore {
       await ensureDir(paths.root);
     } catch (e) {
       if (isDenied(e)) throw notWritable(paths.root, `its parent ${path.dirname(paths.root)} refuses new folders; pick a --home this user may create`);
+      if (errnoCode(e) === 'EEXIST') throw new SipsecError('BAD_INPUT', `--home ${paths.root} is a file, not a folder`, 'give a folder for the CA home');
+      if (errnoCode(e) === 'ENOTDIR') throw new SipsecError('BAD_INPUT', `--home ${paths.root} cannot be created: a part of its path is a file`, 'give a folder for the CA home');
       throw e;
     }
     await assertWritable(paths.root);

@@ -30,6 +30,7 @@ export async function readPhoneCsv(file: string): Promise<ImportRow[]> {
   } catch (e) {
     // A file the user named that does not exist is a bad argument (exit 2); one the system refuses is not.
     if (errnoCode(e) === 'ENOENT') throw new SipsecError('BAD_INPUT', `no such file: ${file}`, 'check the path of the CSV file');
+    if (errnoCode(e) === 'EISDIR') throw new SipsecError('BAD_INPUT', `${file} is a folder, not a CSV file`, 'give the path of the CSV file');
     throw new SipsecError('UNREADABLE', `cannot read ${file}: ${messageOf(e)}`, 'check the path and permissions');
   }
   const rows = parseCsv(text, file);

@@ -20,6 +20,17 @@ function alive(pid: number): boolean {
   }
 }
 
+/**
+ * After a reboot the pid in a stale serve.pid may belong to another program:
+ * on Linux, a live pid whose command line names neither node nor sipsec is
+ * not a serve. Where /proc cannot tell, a live pid is trusted.
+ */
+async function isServe(pid: number): Promise<boolean> {
+  if (!alive(pid)) return false;
+  const cmdline = await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => undefined);
+  return cmdline === undefined || /node|sipsec/i.test(cmdline);
+}
+
 async function owner(file: string): Promise<number | undefined> {
   const text = await fs.readFile(file, 'utf8').catch(() => '');
   const pid = Number.parseInt(text.trim(), 10);
@@ -35,7 +46,7 @@ export async function acquireServeLock(paths: HomePaths): Promise<ServeLock> {
   const file = paths.servePid;
   await withLock(paths.lock, async () => {
     const pid = await owner(file);
-    if (pid !== undefined && pid !== process.pid && alive(pid)) {
+    if (pid !== undefined && pid !== process.pid && (await isServe(pid))) {
       throw new SipsecError('ALREADY_RUNNING', `sipsec serve is already running on the CA home ${paths.root} (pid ${pid})`, `stop it first (kill ${pid}), or give this serve another --home`);
     }
     // Ours from an earlier start in this process, left by a dead serve, or unreadable: replace it.

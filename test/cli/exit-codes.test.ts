@@ -52,6 +52,7 @@ test('every command exits 2 with one error line on bad input', { timeout: 600_00
       ['--home', path.join(dir, 'n3'), 'ca', 'init', '--org', 'A', '--domain', 'a.test', '--days', 'ten', '--no-passphrase'],
       // No --passphrase-file, no SIPSEC_CA_PASSPHRASE, no terminal.
       ['--home', path.join(dir, 'n4'), 'ca', 'init', '--org', 'A', '--domain', 'a.test', '--key', 'p256'],
+      ['--home', badRow, 'ca', 'init', '--org', 'A', '--domain', 'a.test', '--no-passphrase'],
     ],
     'ca show': [h('ca', 'show', 'extra'), h('ca', 'show', '--bogus')],
     'ca crl': [h('ca', 'crl', '--bogus'), e('ca', 'crl')],
@@ -75,7 +76,7 @@ test('every command exits 2 with one error line on bad input', { timeout: 600_00
       h('phone', 'add', 'p2', '--vendor', 'baresip', '--srtp', 'maybe'),
       h('phone', 'add', 'p2'),
     ],
-    'phone import': [h('phone', 'import', path.join(dir, 'missing.csv')), h('phone', 'import', badRow), h('phone', 'import', dupRows), h('phone', 'import', reservedRow), h('phone', 'import', noName)],
+    'phone import': [h('phone', 'import', path.join(dir, 'missing.csv')), h('phone', 'import', badRow), h('phone', 'import', dupRows), h('phone', 'import', reservedRow), h('phone', 'import', noName), h('phone', 'import', dir)],
     'phone list': [h('phone', 'list', 'extra')],
     'phone show': [h('phone', 'show', 'bad name!'), h('phone', 'show')],
     'phone remove': [h('phone', 'remove'), h('phone', 'remove', '../p1')],

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
@@ -216,4 +216,13 @@ test('a second serve on a home exits 1 before it binds a port; a dead serve\'s s
   const next = await ServeProcess.start(home, args);
   serves.push(next);
   assert.equal(Number(readFileSync(path.join(home, 'serve.pid'), 'utf8')), next.child.pid);
+  assert.equal(await next.stop(), 0);
+
+  // After a reboot the old pid may be some other program's (here: a sleep this test starts): not a serve either.
+  const other = spawn('sleep', ['60'], { stdio: 'ignore' });
+  t.after(() => other.kill());
+  writeFileSync(path.join(home, 'serve.pid'), `${other.pid}\n`);
+  const afterReboot = await ServeProcess.start(home, args);
+  serves.push(afterReboot);
+  assert.equal(Number(readFileSync(path.join(home, 'serve.pid'), 'utf8')), afterReboot.child.pid);
 });

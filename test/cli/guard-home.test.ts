@@ -216,6 +216,7 @@ test('a second serve on a home exits 1 before it binds a port; a dead serve\'s s
   const next = await ServeProcess.start(home, args);
   serves.push(next);
   assert.equal(Number(readFileSync(path.join(home, 'serve.pid'), 'utf8')), next.child.pid);
+  assert.equal(sipsec(['--home', home, 'status', '--json']).code, 0, 'it serves');
   assert.equal(await next.stop(), 0);
 
   // After a reboot the old pid may be some other program's (here: a sleep this test starts): not a serve either.

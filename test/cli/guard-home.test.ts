@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { cleanup, cliEntry, repoRoot, run, sipsec, tmpDir } from '../helpers/cli.js';
+import { cleanup, cliEntry, repoRoot, run, sipsec, sipsecSpawn, tmpDir } from '../helpers/cli.js';
 import { ServeProcess } from '../helpers/serve.js';
 
 /**
@@ -226,4 +226,39 @@ test('a second serve on a home exits 1 before it binds a port; a dead serve\'s s
   const afterReboot = await ServeProcess.start(home, args);
   serves.push(afterReboot);
   assert.equal(Number(readFileSync(path.join(home, 'serve.pid'), 'utf8')), afterReboot.child.pid);
+});
+
+test('two serves started at the same moment on one home: exactly one serves, the other exits 1', { timeout: 180_000 }, async (t) => {
+  const dir = tmpDir('sipsec-race-');
+  const home = path.join(dir, 'ca');
+  const children: ChildProcess[] = [];
+  t.after(async () => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    cleanup(dir);
+  });
+  assert.equal(sipsec(['--home', home, 'ca', 'init', '--org', 'Acme', '--domain', 'acme.test', '--key', 'p256', '--no-passphrase']).code, 0);
+  assert.equal(sipsec(['--home', home, 'server', 'add', 'reg', '--dns', 'localhost', '--ip', '127.0.0.1']).code, 0);
+  const outcomes = await Promise.all(
+    [0, 1].map(
+      () =>
+        new Promise<{ started: boolean; code: number | null; stderr: string }>((resolve) => {
+          const c = sipsecSpawn(['--home', home, 'serve', '--json', '--bind', '127.0.0.1', '--tftp-port', '0', '--https-port', '0', '--sip-port', '0', '--diagnostic-port', 'off']);
+          children.push(c);
+          let out = '';
+          let err = '';
+          c.stdout!.on('data', (d: Buffer) => {
+            out += d.toString();
+            if (out.includes('"event":"serve.start"')) resolve({ started: true, code: null, stderr: err });
+          });
+          c.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+          c.on('exit', (code) => resolve({ started: false, code, stderr: err }));
+        }),
+    ),
+  );
+  const started = outcomes.filter((o) => o.started);
+  const refused = outcomes.filter((o) => !o.started);
+  assert.equal(started.length, 1, JSON.stringify(outcomes));
+  assert.equal(refused.length, 1, JSON.stringify(outcomes));
+  assert.equal(refused[0]!.code, 1);
+  assert.match(refused[0]!.stderr, /^error: sipsec serve is already running on the CA home .* \(pid \d+\) \(stop it first/);
 });

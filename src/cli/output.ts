@@ -3,8 +3,25 @@
  * table or key/value block for people, or as JSON for scripts.
  */
 
+/** Version of every `--json` shape (README "JSON output"); bumped only when a field changes meaning or goes away. */
+export const JSON_SCHEMA = 1;
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
+}
+
+/**
+ * `--json`: an object printed at top level carries `"schema": 1` first; a
+ * value that is absent is printed as null, never left out (a script reads
+ * `.ntp` and gets null, not a missing key); arrays (listings) stay arrays.
+ */
 export function printJson(data: unknown): void {
-  process.stdout.write(JSON.stringify(data, null, 2) + '\n');
+  let body = data;
+  if (isPlainObject(data)) {
+    const { schema: _theirs, ...rest } = data;
+    body = { schema: JSON_SCHEMA, ...rest };
+  }
+  process.stdout.write(JSON.stringify(body, (_key, value: unknown) => (value === undefined ? null : value), 2) + '\n');
 }
 
 export function table(rows: Array<Record<string, string>>, columns: Array<[key: string, title: string]>): string {

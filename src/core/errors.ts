@@ -25,7 +25,32 @@ export type ErrorCode =
   | 'PEER_MISSING'
   | 'TIMEOUT'
   | 'BUSY'
+  | 'FOREIGN_FILES'
+  | 'NOT_WRITABLE'
+  | 'ALREADY_RUNNING'
   | 'INTERNAL';
+
+/**
+ * The codes that mean "the command was given bad input" (flags, values,
+ * names, MACs, IPs, duplicates, CSV rows, a passphrase that cannot be
+ * asked for): exit code 2, as README says. Everything else exits 1.
+ * (NOT_FOUND and CA_EXISTS stay 1: they report the state of the CA home,
+ * which the same command may meet or not on another day.)
+ */
+export const BAD_INPUT_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'BAD_INPUT',
+  'BAD_NAME',
+  'BAD_MAC',
+  'BAD_IP',
+  'BAD_DNS',
+  'UNKNOWN_VENDOR',
+  'DUPLICATE',
+  'PASSPHRASE_REQUIRED',
+]);
+
+export function exitCodeOf(code: ErrorCode): 1 | 2 {
+  return BAD_INPUT_CODES.has(code) ? 2 : 1;
+}
 
 export class SipsecError extends Error {
   readonly code: ErrorCode;

@@ -1,9 +1,9 @@
 import { promises as fs } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { SipsecError } from '../core/errors.js';
+import { SipsecError, errnoCode } from '../core/errors.js';
 import { X509Certificate } from 'node:crypto';
 import { CaStore, type InitParams, type PassphraseSource, type StoreOptions } from './store.js';
-import { checkDns, checkIp, checkName, isDnsName } from '../pki/names.js';
+import { checkDns, checkIp, checkName, checkNameSyntax, isDnsName } from '../pki/names.js';
 import { isIP } from 'node:net';
 import type { CertEntry } from './schema.js';
 import type { KeySpec } from '../pki/keys.js';
@@ -101,6 +101,7 @@ export async function addServer(store: CaStore, input: ServerInput, passphrase: 
 }
 
 export function currentOrThrow(store: CaStore, name: string): CertEntry {
+  if (isIP(name) === 0) checkNameSyntax(name, 'certificate name');
   const entry = store.current(name);
   if (!entry) {
     const any = store.history(name);
@@ -126,6 +127,7 @@ export async function revokeCert(store: CaStore, name: string, reason: Revocatio
  */
 export async function renewCert(store: CaStore, name: string, passphrase: PassphraseSource, opts: { key?: KeySpec; days?: number } = {}): Promise<{ old: CertEntry; renewed: CertEntry }> {
   if (name === 'ca') throw new SipsecError('BAD_INPUT', 'the CA is not renewed in place', 'create a new CA with sipsec ca init --force and re-provision the phones');
+  if (isIP(name) === 0) checkNameSyntax(name, 'certificate name');
   const history = store.history(name).filter((c) => c.kind !== 'ca');
   const old = store.current(name) ?? history[history.length - 1];
   if (!old) throw new SipsecError('NOT_FOUND', `no certificate named '${name}'`, 'see sipsec cert list');
@@ -208,7 +210,9 @@ export async function readSecretFile(file: string, what: string): Promise<string
   try {
     text = await fs.readFile(file, 'utf8');
   } catch (e) {
-    throw new SipsecError('UNREADABLE', `cannot read the ${what} file ${file}`, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'check the path' : 'check its permissions');
+    // A file the user named that does not exist is a bad argument (exit 2); one the system refuses is not.
+    if (errnoCode(e) === 'ENOENT') throw new SipsecError('BAD_INPUT', `no such ${what} file: ${file}`, 'check the path');
+    throw new SipsecError('UNREADABLE', `cannot read the ${what} file ${file}`, 'check its permissions');
   }
   const line = text.split(/\r?\n/)[0] ?? '';
   if (line.length === 0) throw new SipsecError('BAD_INPUT', `the ${what} file ${file} is empty`, `put the ${what} on its first line`);

@@ -21,12 +21,41 @@ export function homePaths(home: string) {
     provisionDir: path.join(root, 'provision'),
     serveLog: path.join(root, 'serve.log'),
     serveState: path.join(root, 'serve.json'),
+    servePid: path.join(root, 'serve.pid'),
     cert: (serial: string) => path.join(root, 'certs', `${serial}.crt`),
     key: (serial: string) => path.join(root, 'private', `${serial}.key`),
   };
 }
 
 export type HomePaths = ReturnType<typeof homePaths>;
+
+/**
+ * What sipsec itself puts at the top of a CA home. `ca init` refuses a
+ * folder holding anything else (another tool's ca.crt/ca.key, as
+ * ast_tls_cert leaves in /etc/asterisk/keys) unless --force moves it aside.
+ */
+export const HOME_ENTRIES: ReadonlySet<string> = new Set([
+  'config.json',
+  'index.json',
+  'ca.crt',
+  'crl.pem',
+  'certs',
+  'private',
+  'provision',
+  'serve.log',
+  'security.log',
+  'serve.json',
+  'serve.pid',
+  'serve.sock',
+  'demo-report.html',
+  '.lock',
+  '.gitkeep',
+]);
+
+/** Entries that never count as content: the lock, a placeholder, our own temp files. */
+export function isScratchEntry(name: string): boolean {
+  return name === '.lock' || name === '.gitkeep' || name.startsWith('.sipsec-write-probe.') || /^\..+\.\d+\.[0-9a-f]{8}\.tmp$/.test(name);
+}
 
 export function defaultHome(): string {
   return process.env.SIPSEC_HOME && process.env.SIPSEC_HOME.length > 0 ? process.env.SIPSEC_HOME : './ca';

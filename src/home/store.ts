@@ -5,7 +5,9 @@ import { SipsecError, errnoCode, messageOf } from '../core/errors.js';
 import { ensureDir, fsyncDir, writeFileAtomic } from '../core/atomic.js';
 import { withLock } from '../core/lock.js';
 import { X509Certificate } from 'node:crypto';
-import { homePaths, type HomePaths } from './paths.js';
+import { homePaths, HOME_ENTRIES, isScratchEntry, type HomePaths } from './paths.js';
+import { assertWritable, isDenied, notReadable, notWritable } from './writable.js';
+import * as path from 'node:path';
 import { ConfigSchema, IndexSchema, type CertEntry, type CertKind, type Config, type Index } from './schema.js';
 import { generateKey, generateLeafKey, loadPrivateKey, privateKeyPem, type HashName, type KeySpec } from '../pki/keys.js';
 import { issueCertificate, randomSerial, signerFromCert, type IssuedCert, type Signer } from '../pki/certificate.js';
@@ -76,6 +78,7 @@ async function readJson<T>(file: string, schema: z.ZodType<T>, what: string): Pr
     text = await fs.readFile(file, 'utf8');
   } catch (e) {
     if (errnoCode(e) === 'ENOENT') throw new SipsecError('CA_MISSING', `no CA in ${file.replace(/\/[^/]+$/, '')}`, 'create one with: sipsec ca init --org ORG --domain DOMAIN (or point --home / SIPSEC_HOME at an existing one)');
+    if (isDenied(e)) throw await notReadable(path.dirname(file), e);
     throw new SipsecError('UNREADABLE', `cannot read ${file}: ${messageOf(e)}`, 'check its permissions');
   }
   let data: unknown;
@@ -92,6 +95,21 @@ async function readJson<T>(file: string, schema: z.ZodType<T>, what: string): Pr
   return parsed.data;
 }
 
+/** Top-level entries of a CA home that count as content (not our lock or temp files), sorted. */
+export async function homeEntries(root: string): Promise<string[]> {
+  try {
+    return (await fs.readdir(root)).filter((e) => !isScratchEntry(e)).sort();
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return [];
+    if (isDenied(e)) throw await notReadable(root, e);
+    throw e;
+  }
+}
+
+function listNames(names: string[]): string {
+  return names.length > 8 ? `${names.slice(0, 8).join(', ')} and ${names.length - 8} more` : names.join(', ');
+}
+
 export class CaStore {
   readonly paths: HomePaths;
   private cfg: Config;
@@ -99,6 +117,7 @@ export class CaStore {
   private readonly now: () => Date;
   private caCert: X509Certificate | undefined;
   private cachedSigner: Signer | undefined;
+  private writable = false;
 
   private constructor(paths: HomePaths, cfg: Config, idx: Index, opts: StoreOptions) {
     this.paths = paths;
@@ -130,20 +149,38 @@ export class CaStore {
   static async init(home: string, p: InitParams, passphrase: string | undefined, opts: StoreOptions = {}): Promise<{ store: CaStore; replaced?: string }> {
     const paths = homePaths(home);
     let replaced: string | undefined;
-    await ensureDir(paths.root);
-    await fs.chmod(paths.root, 0o700);
+    try {
+      await ensureDir(paths.root);
+    } catch (e) {
+      if (isDenied(e)) throw notWritable(paths.root, `its parent ${path.dirname(paths.root)} refuses new folders; pick a --home this user may create`);
+      if (errnoCode(e) === 'EEXIST') throw new SipsecError('BAD_INPUT', `--home ${paths.root} is a file, not a folder`, 'give a folder for the CA home');
+      if (errnoCode(e) === 'ENOTDIR') throw new SipsecError('BAD_INPUT', `--home ${paths.root} cannot be created: a part of its path is a file`, 'give a folder for the CA home');
+      throw e;
+    }
+    await assertWritable(paths.root);
     return withLock(paths.lock, async () => {
-      if (await CaStore.exists(home)) {
-        if (!p.force) {
-          throw new SipsecError('CA_EXISTS', `a CA already exists in ${paths.root}`, 'use it, pick another --home, or replace it with --force (the old one is kept aside)');
+      const exists = await CaStore.exists(home);
+      const entries = await homeEntries(paths.root);
+      if (!p.force) {
+        if (exists) {
+          const foreign = entries.filter((e) => !HOME_ENTRIES.has(e));
+          const also = foreign.length > 0 ? ` beside files sipsec did not create: ${listNames(foreign)}` : '';
+          throw new SipsecError('CA_EXISTS', `a CA already exists in ${paths.root}${also}`, 'use it, pick another --home, or replace it with --force (the old one is kept aside)');
         }
+        if (entries.length > 0) {
+          // ast_tls_cert's /etc/asterisk/keys: replacing its ca.crt and leaving its ca.key beside ours breaks both tools.
+          throw new SipsecError('FOREIGN_FILES', `${paths.root} holds files that are not a sipsec CA: ${listNames(entries)}`, `pick an empty or new --home such as ${path.join(path.dirname(paths.root), 'sipsec')}, or give --force to move them to ${paths.root}.replaced-<time>`);
+        }
+      }
+      if (entries.length > 0) {
         replaced = `${paths.root}.replaced-${new Date().toISOString().replace(/[:.]/g, '-')}`;
         await fs.mkdir(replaced, { mode: 0o700 });
-        for (const entry of await fs.readdir(paths.root)) {
-          if (entry === '.lock' || entry === '.gitkeep') continue;
+        for (const entry of entries) {
           await fs.rename(`${paths.root}/${entry}`, `${replaced}/${entry}`);
         }
       }
+      // Only now, once the folder is known to be ours: a refused folder keeps its mode.
+      await fs.chmod(paths.root, 0o700);
       await ensureDir(paths.certsDir);
       await ensureDir(paths.privateDir);
       const now = (opts.now ?? (() => new Date()))();
@@ -197,6 +234,16 @@ export class CaStore {
     });
   }
 
+  /**
+   * Every write starts here: a read-only or foreign-owned home is refused
+   * with one line before anything is written (checked once per process).
+   */
+  async assertWritable(): Promise<void> {
+    if (this.writable) return;
+    await assertWritable(this.paths.root);
+    this.writable = true;
+  }
+
   get config(): Config {
     return this.cfg;
   }
@@ -222,6 +269,8 @@ export class CaStore {
   /** The CA's signing key; the passphrase is asked for only when the key is encrypted. */
   async signer(passphrase: PassphraseSource): Promise<Signer> {
     if (this.cachedSigner) return this.cachedSigner;
+    // Whatever is signed is then written: refuse a read-only home before asking for the passphrase.
+    await this.assertWritable();
     let pem: string;
     try {
       pem = await fs.readFile(this.paths.caKey, 'utf8');
@@ -268,6 +317,7 @@ export class CaStore {
    * the caller adds the entries to the index inside `update`.
    */
   async prepare(reqs: LeafRequest[], signer: Signer, onDone?: (n: number) => void): Promise<Prepared[]> {
+    await this.assertWritable();
     const now = this.now();
     const out: Prepared[] = new Array(reqs.length);
     let next = 0;
@@ -318,6 +368,7 @@ export class CaStore {
    * back atomically. If `fn` throws, nothing is written.
    */
   async update<T>(fn: (draft: Index, config: Config) => T | Promise<T>): Promise<T> {
+    await this.assertWritable();
     return withLock(this.paths.lock, async () => {
       const fresh = await readJson(this.paths.index, IndexSchema, 'index');
       const draft: Index = structuredClone(fresh);
@@ -330,6 +381,7 @@ export class CaStore {
   }
 
   async updateConfig(patch: Partial<Config>): Promise<Config> {
+    await this.assertWritable();
     return withLock(this.paths.lock, async () => {
       const fresh = await readJson(this.paths.config, ConfigSchema, 'config');
       const next = ConfigSchema.parse({ ...fresh, ...patch });
@@ -358,6 +410,7 @@ export class CaStore {
 
   /** Write a fresh CRL (next update in 30 days) with a new CRL number. */
   async writeCrl(signer: Signer, out?: string): Promise<string> {
+    await this.assertWritable();
     return withLock(this.paths.lock, async () => {
       const fresh = await readJson(this.paths.index, IndexSchema, 'index');
       this.idx = fresh;

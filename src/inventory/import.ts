@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import { SipsecError, isSipsecError, messageOf } from '../core/errors.js';
+import { SipsecError, errnoCode, isSipsecError, messageOf } from '../core/errors.js';
 import { parseCsv } from './csv.js';
 import type { PhoneInput } from './phones.js';
 
@@ -28,6 +28,9 @@ export async function readPhoneCsv(file: string): Promise<ImportRow[]> {
   try {
     text = await fs.readFile(file, 'utf8');
   } catch (e) {
+    // A file the user named that does not exist is a bad argument (exit 2); one the system refuses is not.
+    if (errnoCode(e) === 'ENOENT') throw new SipsecError('BAD_INPUT', `no such file: ${file}`, 'check the path of the CSV file');
+    if (errnoCode(e) === 'EISDIR') throw new SipsecError('BAD_INPUT', `${file} is a folder, not a CSV file`, 'give the path of the CSV file');
     throw new SipsecError('UNREADABLE', `cannot read ${file}: ${messageOf(e)}`, 'check the path and permissions');
   }
   const rows = parseCsv(text, file);

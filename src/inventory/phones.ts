@@ -1,10 +1,11 @@
 import { SipsecError } from '../core/errors.js';
-import { checkDns, checkIp, checkName, isDnsName, normalizeMac } from '../pki/names.js';
+import { checkDns, checkIp, checkName, checkNameSyntax, isDnsName, normalizeMac } from '../pki/names.js';
 import { CaStore, type LeafRequest, type PassphraseSource, type Prepared } from '../home/store.js';
 import { KEY_SPECS, type KeySpec } from '../pki/keys.js';
 import { SRTP_MODES, type CertEntry, type Phone, type SrtpMode } from '../home/schema.js';
 import { isVendorId, loadVendor, vendorIds } from '../vendors/registry.js';
 import { generateSecret } from './secret.js';
+import { nameClash } from '../vendors/reserved.js';
 
 /** What a person or a CSV row gives for one phone, before validation. */
 export interface PhoneInput {
@@ -54,6 +55,11 @@ export function sipUser(phone: Phone): string {
 /** Validate one phone without touching the store (pure apart from the vendor schema load). */
 export async function validatePhone(input: PhoneInput, defaults: { key: KeySpec; days: number; now: Date }): Promise<ValidPhone> {
   const name = checkName(input.name.trim(), 'phone name');
+  // The phone's ready directory <out>/<name>/ sits beside every vendor-wide file and folder.
+  const clash = await nameClash(name);
+  if (clash !== undefined) {
+    throw new SipsecError('BAD_NAME', `phone name '${name}' would collide with ${clash} in the provisioning tree`, 'pick another name');
+  }
   const vendorId = input.vendor.trim().toLowerCase();
   if (!isVendorId(vendorId)) {
     throw new SipsecError('UNKNOWN_VENDOR', `unknown vendor '${input.vendor}'`, `choose one of: ${vendorIds().join(', ')}`);
@@ -223,6 +229,7 @@ export async function addPhones(
 }
 
 export function findPhone(store: CaStore, name: string): Phone {
+  checkNameSyntax(name, 'phone name');
   const phone = store.index.phones.find((p) => p.name === name) ?? store.index.phones.find((p) => p.name.toLowerCase() === name.toLowerCase());
   if (!phone) throw new SipsecError('NOT_FOUND', `no phone named '${name}'`, 'see sipsec phone list');
   return phone;

@@ -9,11 +9,20 @@ import { SipsecError } from '../core/errors.js';
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
-/** Names become file names and CNs: letters, digits, `.`, `_`, `-`; at most 63. */
-export function checkName(name: string, what = 'name'): string {
+/**
+ * The shape of a name alone (no reserved words): for looking a name up, so
+ * `phone show 'a b'` is bad input (exit 2), not a phone that is missing.
+ */
+export function checkNameSyntax(name: string, what = 'name'): string {
   if (!NAME_RE.test(name) || name.includes('..')) {
     throw new SipsecError('BAD_NAME', `invalid ${what} '${printable(name)}'`, 'use 1-63 letters, digits, dots, dashes or underscores, starting with a letter or digit');
   }
+  return name;
+}
+
+/** Names become file names and CNs: letters, digits, `.`, `_`, `-`; at most 63. */
+export function checkName(name: string, what = 'name'): string {
+  checkNameSyntax(name, what);
   if (name.toLowerCase() === 'ca') {
     throw new SipsecError('BAD_NAME', `'${name}' is reserved for the CA itself`, 'pick another name');
   }
@@ -33,8 +42,14 @@ export function normalizeMac(input: string): string {
     throw new SipsecError('BAD_MAC', `invalid MAC address '${printable(input)}'`, 'write it as 00:08:5d:12:34:56, 00-08-5D-12-34-56 or 00085d123456');
   }
   const mac = s.replace(/[:-]/g, '').toLowerCase();
-  if (mac === '000000000000' || mac === 'ffffffffffff') {
-    throw new SipsecError('BAD_MAC', `MAC address '${input}' is not a device address`, 'use the MAC printed on the phone');
+  if (mac === '000000000000') {
+    throw new SipsecError('BAD_MAC', `MAC address '${printable(input)}' is all zeros, not a device address`, 'use the MAC printed on the phone');
+  }
+  // IEEE 802 §8.2: the I/G bit (least significant bit of the first octet) set means a group
+  // (multicast or broadcast) address, which no phone has as its own.
+  if ((Number.parseInt(mac.slice(0, 2), 16) & 1) === 1) {
+    const kind = mac === 'ffffffffffff' ? 'the broadcast address' : 'a multicast (group) address';
+    throw new SipsecError('BAD_MAC', `MAC address '${printable(input)}' is ${kind}, not a device address`, 'use the MAC printed on the phone; a device address has an even first octet');
   }
   return mac;
 }

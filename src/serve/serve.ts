@@ -14,6 +14,7 @@ import { chooseServerCert, type ServeTls } from './server-cert.js';
 import { sharedSecurity, type SharedSecurity } from './security.js';
 import { SipsecError } from '../core/errors.js';
 import type { LockoutOptions } from '../auth/lockout.js';
+import { acquireServeLock } from '../home/serve-lock.js';
 
 /**
  * `sipsec serve`: TFTP and HTTPS (and plain HTTP on request) provisioning
@@ -133,7 +134,31 @@ function strictEvents(): EventBusOptions {
   };
 }
 
+/**
+ * Start serving. Before anything binds: a CA home this user cannot write,
+ * or one another serve already runs on (serve.pid), stops here with one
+ * line, so a refused serve never holds a port.
+ */
 export async function startServe(o: ServeOptions): Promise<RunningServe> {
+  await o.store.assertWritable();
+  const lock = await acquireServeLock(o.store.paths);
+  let running: RunningServe;
+  try {
+    running = await startServeLocked(o);
+  } catch (e) {
+    await lock.release();
+    throw e;
+  }
+  return {
+    ...running,
+    stop: async () => {
+      await running.stop();
+      await lock.release();
+    },
+  };
+}
+
+async function startServeLocked(o: ServeOptions): Promise<RunningServe> {
   const store = o.store;
   const bus = new EventBus(strictEvents());
   const log = new EventLog(store.paths.serveLog);

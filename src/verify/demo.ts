@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { CaStore } from '../home/store.js';
+import { CaStore, homeEntries } from '../home/store.js';
 import { addServer, caInfo, initCa } from '../home/operations.js';
 import { addPhones, validatePhone, sipUser } from '../inventory/phones.js';
 import { afterPhonesChanged } from '../provision/hooks.js';
@@ -40,12 +40,16 @@ export interface DemoResult {
 const DEMO_ORG = 'sipsec demo';
 
 async function chooseHome(o: DemoOptions): Promise<string> {
-  if (o.explicitHome || !(await CaStore.exists(o.home))) return o.home;
-  const store = await CaStore.open(o.home);
-  if (store.config.org === DEMO_ORG) return o.home;
-  // Never add demo phones to someone's real CA.
+  if (o.explicitHome) return o.home;
+  if (!(await CaStore.exists(o.home))) {
+    if ((await homeEntries(o.home)).length === 0) return o.home;
+  } else {
+    const store = await CaStore.open(o.home);
+    if (store.config.org === DEMO_ORG) return o.home;
+  }
+  // Never add demo phones to someone's real CA, nor write a CA among another tool's files.
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'sipsec-demo-'));
-  o.log(`${o.home} holds another CA: the demo runs in ${tmp}`);
+  o.log(`${o.home} holds another CA or other files: the demo runs in ${tmp}`);
   return tmp;
 }
 

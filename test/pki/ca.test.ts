@@ -115,7 +115,8 @@ test('encrypted CA key: PKCS#8 readable by openssl pkey; wrong or missing passph
   // No passphrase and no TTY: an error naming what to do, never a hang.
   const before = readFileSync(path.join(home, 'index.json'), 'utf8');
   const none = sipsec(['--home', home, 'server', 'add', 'sip.acme.test']);
-  assert.equal(none.code, 1);
+  // A passphrase that cannot be asked for is bad input (README: exit 2), as issue 11 asks; it was 1.
+  assert.equal(none.code, 2);
   assert.match(none.stderr, /^error: the CA key is encrypted and no passphrase was given \(use --passphrase-file F or set SIPSEC_CA_PASSPHRASE\)\n$/);
   const wrong = sipsec(['--home', home, 'server', 'add', 'sip.acme.test'], { env: { SIPSEC_CA_PASSPHRASE: 'nope' } });
   assert.equal(wrong.code, 1);

@@ -145,7 +145,8 @@ describe('hardware vendors through the real CLI', () => {
       [['polycom', ['vvx']]],
     );
     const bad = cli('dhcp', '--vendor', 'nokia');
-    assert.equal(bad.code, 1);
+    // An unknown vendor is bad input (README: exit 2), as issue 11 asks; it was 1.
+    assert.equal(bad.code, 2);
     assert.match(bad.stderr, /^error: unknown vendor 'nokia' \(choose one of: aastra, cisco-spa/m);
     const badFormat = cli('dhcp', '--format', 'windows');
     assert.equal(badFormat.code, 2);

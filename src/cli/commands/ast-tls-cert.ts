@@ -41,6 +41,9 @@ Examples (the Asterisk secure-calling tutorial):
     )
     .action(async (o: { m: string; C?: string; O: string; d: string; c?: string; k?: string; o: string; b: string; v: string; e?: boolean; f?: string; json?: boolean }) => {
       if (o.m !== 'server' && o.m !== 'client') throw new SipsecError('BAD_INPUT', `invalid -m '${o.m}'`, 'use -m server or -m client');
+      for (const [flag, value] of [['-b', o.b], ['-v', o.v]] as const) {
+        if (!/^\d{1,6}$/.test(value)) throw new SipsecError('BAD_INPUT', `invalid ${flag} '${value}'`, flag === '-b' ? 'give the RSA key size: 2048, 3072 or 4096' : 'give the validity in days');
+      }
       if (o.f) note(`note: -f ${o.f} is ignored; sipsec writes the extensions itself`);
       const result = await astTlsCert({
         mode: o.m,

@@ -14,6 +14,7 @@ import { checkClock, checkNames } from '../../doctor/checks.js';
 import { doctorInput } from '../../doctor/doctor.js';
 import { printFindings } from './doctor.js';
 import { resyncAfterChange } from './resync.js';
+import { configJson } from '../json.js';
 
 function checkUrl(input: string): string {
   let u: URL;
@@ -81,7 +82,7 @@ export function register(program: Command): void {
     .option('--ntp <host>', 'NTP server phones use (certificate checks need a correct clock)')
     .option('--passphrase-file <file>', 'encrypt the CA key with the passphrase on the first line of this file')
     .option('--no-passphrase', 'store the CA key unencrypted (protected by file mode 0600 only)')
-    .option('--force', 'replace an existing CA (the old one is moved aside, not deleted)')
+    .option('--force', 'replace an existing CA, or use a folder holding other files: everything in it is moved aside to <home>.replaced-<time>, not deleted')
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
@@ -92,7 +93,8 @@ Examples:
   SIPSEC_CA_PASSPHRASE=... sipsec ca init --org Acme --domain acme.test --registrar 10.0.1.133:5061
 
 Without --passphrase-file, SIPSEC_CA_PASSPHRASE or --no-passphrase, sipsec asks on a terminal
-and refuses to guess when there is none.`,
+and refuses to guess when there is none. The CA home must be empty or a sipsec CA: a folder
+holding other files (ast_tls_cert's /etc/asterisk/keys) is refused, naming them, unless --force.`,
     )
     .action(async (o: Record<string, string | boolean | undefined>, cmd: Command) => {
       const org = typeof o.org === 'string' ? o.org : await askText('--org', 'Organisation (O=):', 'the organisation name');
@@ -140,7 +142,7 @@ and refuses to guess when there is none.`,
         },
         passphrase,
       );
-      if (o.json) return printJson(info);
+      if (o.json) return printJson({ ...info, replaced: info.replaced ?? null });
       if (info.replaced) note(`the previous CA was moved to ${info.replaced}`);
       note(`created a CA in ${info.home}`);
       printInfo(info);
@@ -191,7 +193,7 @@ and refuses to guess when there is none.`,
       const input = await doctorInput(store);
       printFindings([...checkNames(input), ...checkClock(input)]);
       if (o.resync) await resyncAfterChange(homeOf(cmd), { all: true }, o.json ?? false);
-      if (o.json) return printJson(next);
+      if (o.json) return printJson(configJson(next));
       out(
         keyValues([
           ['Registrar', `${next.registrar.host}:${next.registrar.port}`],

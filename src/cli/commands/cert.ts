@@ -7,6 +7,7 @@ import type { CertEntry } from '../../home/schema.js';
 import type { CaStore } from '../../home/store.js';
 import { openStore, passphraseSource } from '../context.js';
 import { keyValues, note, out, printJson, shortDate, table } from '../output.js';
+import { certJson } from '../json.js';
 
 export function sanText(e: CertEntry): string {
   return [...e.sans.dns.map((d) => `DNS:${d}`), ...e.sans.ip.map((i) => `IP:${i}`), ...e.sans.uri.map((u) => `URI:${u}`)].join(', ');
@@ -48,7 +49,7 @@ export function register(program: Command): void {
       const store = await openStore(cmd);
       const all = store.index.certificates;
       const shown = o.all ? all : all.filter((c) => c === store.current(c.name) || (!store.current(c.name) && c === store.history(c.name).at(-1)));
-      if (o.json) return printJson(shown.map((c) => ({ ...c, status: statusOf(c, store.clock()).split(' ')[0] })));
+      if (o.json) return printJson(shown.map((c) => ({ ...certJson(c), status: statusOf(c, store.clock()).split(' ')[0] })));
       out(
         table(
           shown.map((c) => ({ name: c.name, kind: c.kind, serial: c.serial.slice(0, 16), until: shortDate(c.notAfter), status: statusOf(c, store.clock()), sans: sanText(c) })),
@@ -73,7 +74,7 @@ export function register(program: Command): void {
       const store = await openStore(cmd);
       const e = name === 'ca' ? store.index.certificates.find((c) => c.kind === 'ca') : (store.current(name) ?? store.bySerial(name) ?? store.history(name).at(-1));
       if (!e) throw new SipsecError('NOT_FOUND', `no certificate named '${name}'`, 'see sipsec cert list');
-      if (o.json) return printJson({ ...e, status: statusOf(e, store.clock()).split(' ')[0], certFile: store.paths.cert(e.serial) });
+      if (o.json) return printJson({ ...certJson(e), status: statusOf(e, store.clock()).split(' ')[0], certFile: store.paths.cert(e.serial) });
       out(showEntry(store, e));
     });
 
@@ -87,7 +88,7 @@ export function register(program: Command): void {
     .action(async (name: string, o: { reason: RevocationReason; passphraseFile?: string; json?: boolean }, cmd: Command) => {
       const store = await openStore(cmd);
       const e = await revokeCert(store, name, o.reason, passphraseSource(o.passphraseFile));
-      if (o.json) return printJson(e);
+      if (o.json) return printJson(certJson(e));
       note(`revoked ${name} (serial ${e.serial}, reason ${o.reason}); CRL updated: ${store.paths.crl}`);
     });
 
@@ -100,7 +101,7 @@ export function register(program: Command): void {
     .action(async (name: string, o: { passphraseFile?: string; json?: boolean }, cmd: Command) => {
       const store = await openStore(cmd);
       const { old, renewed } = await renewCert(store, name, passphraseSource(o.passphraseFile));
-      if (o.json) return printJson({ old, renewed });
+      if (o.json) return printJson({ old: certJson(old), renewed: certJson(renewed) });
       note(`renewed ${name}: serial ${old.serial} superseded by ${renewed.serial}`);
       out(showEntry(store, renewed));
     });

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { homeOf } from '../context.js';
 import { printJson } from '../output.js';
+import { probeJson, verifyJson } from '../json.js';
 
 export function register(program: Command): void {
   program
@@ -12,7 +13,7 @@ export function register(program: Command): void {
       const explicit = cmd.optsWithGlobals<{ home?: string }>().home ?? process.env.SIPSEC_HOME;
       const { runDemo } = await import('../../verify/demo.js');
       const result = await runDemo({ home: explicit ?? homeOf(cmd), explicitHome: explicit !== undefined, log: o.json ? () => undefined : (l) => process.stdout.write(`${l}\n`) });
-      if (o.json) printJson(result);
+      if (o.json) printJson({ ...result, probe: probeJson(result.probe), verify: verifyJson(result.verify) });
       if (!result.ok) process.exitCode = 1;
     });
 }

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { DHCP_FORMATS, dhcpForStore, dhcpVendorIds, type DhcpFormat } from '../../provision/dhcp.js';
 import { openStore } from '../context.js';
 import { note, out, printJson } from '../output.js';
+import { macJson } from '../json.js';
 
 export function register(program: Command): void {
   program
@@ -27,7 +28,7 @@ Examples:
       const r = dhcpForStore(store, { ...(o.vendor !== undefined ? { vendor: o.vendor } : {}), format: o.format });
       if (o.json) {
         const { text: _text, ...data } = r;
-        return printJson(data);
+        return printJson({ ...data, vendors: data.vendors.map((v) => ({ ...v, phones: v.phones.map((p) => ({ ...p, mac: macJson(p.mac) })) })) });
       }
       out(r.text);
       // JSON has no comments: say there why each option is there.

@@ -4,7 +4,7 @@ import { KEY_SPECS } from '../../pki/keys.js';
 import { SRTP_MODES, type Phone } from '../../home/schema.js';
 import { formatMac } from '../../pki/names.js';
 import { CaStore } from '../../home/store.js';
-import { addPhones, findConflicts, findPhone, redact, sipUser, validatePhone, type PhoneInput, type ValidPhone } from '../../inventory/phones.js';
+import { addPhones, findConflicts, findPhone, sipUser, validatePhone, type PhoneInput, type ValidPhone } from '../../inventory/phones.js';
 import { readPhoneCsv, rowError } from '../../inventory/import.js';
 import { revokeCert } from '../../home/operations.js';
 import { isVendorId, loadVendor, vendorIds } from '../../vendors/registry.js';
@@ -15,6 +15,7 @@ import { doctorInput } from '../../doctor/doctor.js';
 import { printFindings } from './doctor.js';
 import { collect, collectOption, openStore, passphraseSource } from '../context.js';
 import { keyValues, note, out, printJson, progress, shortDate, table } from '../output.js';
+import { phoneJson } from '../json.js';
 
 function certStatus(store: CaStore, name: string): string {
   const c = store.current(name);
@@ -25,7 +26,7 @@ function certStatus(store: CaStore, name: string): string {
 function phoneView(store: CaStore, p: Phone, showSecret: boolean) {
   const cert = store.current(p.name);
   return {
-    ...(showSecret ? p : redact(p)),
+    ...phoneJson(p, showSecret),
     sipUser: sipUser(p),
     aor: `sip:${sipUser(p)}@${store.config.domain}`,
     certificate: cert ? { serial: cert.serial, notAfter: cert.notAfter, status: cert.status, file: store.paths.cert(cert.serial), keyFile: store.paths.key(cert.serial) } : null,
@@ -139,7 +140,7 @@ Examples:
         throw new SipsecError('BAD_INPUT', `${errors.length} of ${rows.length} row(s) in ${file} are invalid; nothing was issued`, 'fix the rows above and run the import again');
       }
       if (o.dryRun) {
-        if (o.json) return printJson({ valid: valid.length, dryRun: true });
+        if (o.json) return printJson({ dryRun: true, valid: valid.length, imported: 0, seconds: null, files: null });
         note(`${valid.length} row(s) valid; nothing issued (--dry-run)`);
         return;
       }
@@ -149,7 +150,7 @@ Examples:
       bar.end();
       const rendered = await afterPhonesChanged(store, result.phones.map((p) => p.name));
       const seconds = (Date.now() - started) / 1000;
-      if (o.json) return printJson({ imported: result.phones.length, seconds, files: rendered.files.length });
+      if (o.json) return printJson({ dryRun: false, valid: valid.length, imported: result.phones.length, seconds, files: rendered.files.length });
       note(`imported ${result.phones.length} phone(s) in ${seconds.toFixed(1)} s (${(result.phones.length / Math.max(seconds, 0.001)).toFixed(1)}/s)`);
     });
 

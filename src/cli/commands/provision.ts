@@ -14,6 +14,8 @@ export function register(program: Command): void {
     .addHelpText('after', '\nbaresip and linphone phones also get a ready directory <out>/<name>/ to run from.\n\nExamples:\n  sipsec provision render\n  sipsec provision render --out /srv/tftp')
     .action(async (o: { out?: string; json?: boolean }, cmd: Command) => {
       const store = await openStore(cmd);
+      // The default tree lives in the CA home: a read-only home is one clear line, not an EROFS half-way.
+      if (o.out === undefined) await store.assertWritable();
       const { renderTree } = await import('../../provision/render.js');
       const r = await renderTree(store, o.out ?? store.paths.provisionDir);
       if (o.json) return printJson({ out: r.out, files: r.files.map((f) => path.relative(r.out, f)) });

@@ -4,6 +4,7 @@ import { addServer } from '../../home/operations.js';
 import { parseDays } from '../../inventory/phones.js';
 import { collect, openStore, passphraseSource } from '../context.js';
 import { keyValues, note, out, printJson } from '../output.js';
+import { certJson } from '../json.js';
 
 export function register(program: Command): void {
   const server = program.command('server').description('server certificates (registrar, PBX, provisioning server)');
@@ -29,7 +30,7 @@ Phones that dial the server by IP need that IP in the certificate, or they fail 
     .action(async (name: string, o: { dns: string[]; ip: string[]; key?: KeySpec; days?: string; passphraseFile?: string; json?: boolean }, cmd: Command) => {
       const store = await openStore(cmd);
       const entry = await addServer(store, { name, dns: o.dns, ip: o.ip, ...(o.key ? { key: o.key } : {}), ...(o.days ? { days: parseDays(o.days, 825) } : {}) }, passphraseSource(o.passphraseFile));
-      if (o.json) return printJson(entry);
+      if (o.json) return printJson(certJson(entry));
       note(`issued server certificate '${name}'`);
       out(
         keyValues([

@@ -8,6 +8,7 @@ import type { ProbeReport, ProbeStep } from '../../verify/probe.js';
 import { SUITE_NAMES, type SuiteName } from '../../srtp/suites.js';
 import { openStore } from '../context.js';
 import { note, out, printJson } from '../output.js';
+import { probeJson, verifyJson } from '../json.js';
 
 const MARK: Record<string, string> = { PASS: 'PASS', FAIL: 'FAIL', 'NOT SEEN': 'NOT SEEN', SKIP: 'SKIP' };
 
@@ -88,7 +89,7 @@ Examples:
         writeFileSync(o.html, renderHtml(report));
         note(`wrote ${o.html}`);
       }
-      if (o.json) printJson(report);
+      if (o.json) printJson(verifyJson(report));
       else printVerify(report);
       if (!report.ok) process.exitCode = 1;
     });
@@ -123,7 +124,7 @@ Examples:
         durationMs,
         onStep: o.json ? undefined : (s: ProbeStep) => note(`${s.step}: ${s.result}`),
       });
-      if (o.json) printJson(r);
+      if (o.json) printJson(probeJson(r));
       else printProbe(r);
       if (!r.ok) process.exitCode = 1;
     });

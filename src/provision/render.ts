@@ -84,7 +84,12 @@ async function renderSelection(store: CaStore, out: string, sel: Selection, opts
 
     // Vendor-wide files: every vendor with phones, and every vendor whose files are in the folder (to drop them).
     const byVendor = new Map<string, Phone[]>();
-    for (const p of store.index.phones) if (live.has(p.name)) byVendor.set(p.vendor, [...(byVendor.get(p.vendor) ?? []), p]);
+    for (const p of store.index.phones) {
+      if (!live.has(p.name)) continue;
+      const list = byVendor.get(p.vendor);
+      if (list) list.push(p);
+      else byVendor.set(p.vendor, [p]);
+    }
     const vendorIds = new Set<string>([...byVendor.keys(), ...phones.map((p) => p.vendor)]);
     for (const owner of manifest.values()) if (owner.startsWith('vendor:')) vendorIds.add(owner.slice('vendor:'.length));
     const vendors = new Map<string, VendorModule>();

@@ -60,7 +60,7 @@ export async function renderAfter<T>(change: string, render: () => Promise<T>): 
   try {
     return await render();
   } catch (e) {
-    if (e instanceof SipsecError) throw new SipsecError(e.code, `${change}, but its provisioning files were not rendered: ${e.message}`, e.hint ?? 'fix the cause, then run sipsec provision render');
+    if (e instanceof SipsecError) throw new SipsecError(e.code, `${change}, but the provisioning files were not re-rendered: ${e.message}`, e.hint ?? 'fix the cause, then run sipsec provision render');
     throw e;
   }
 }

@@ -71,6 +71,11 @@ async function pool<T>(items: T[], width: number, fn: (t: T, i: number) => Promi
 async function renderSelection(store: CaStore, out: string, sel: Selection, opts: RenderOptions): Promise<RenderResult> {
   const root = path.resolve(out);
   const force = opts.force === true;
+  // A phone's ready directory is <out>/<name>/: rendered over the CA home, a phone named `private` would write into its keys.
+  const within = (a: string, b: string) => a === b || a.startsWith(b + path.sep);
+  if (within(store.paths.root, root) || (within(root, store.paths.root) && !within(root, store.paths.provisionDir))) {
+    throw new SipsecError('BAD_INPUT', `cannot render into ${root}: it is the CA home, holds it, or is inside it`, `render into ${store.paths.provisionDir} (the default) or a folder of its own, such as /srv/tftp`);
+  }
   await fs.mkdir(root, { recursive: true, mode: 0o700 });
   return withLock(path.join(root, RENDER_LOCK), async () => {
     // Another command may have changed the store since this one read it: render what is there now.

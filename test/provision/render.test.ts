@@ -160,6 +160,19 @@ test('render --out: a folder or a symbolic link where sipsec writes is refused e
   }
 });
 
+test('render: never into the CA home, a folder holding it, or one inside it other than provision/', { timeout: 120_000 }, async () => {
+  const ca = await fleet();
+  try {
+    for (const out of [ca.home, ca.dir, path.join(ca.home, 'private'), path.join(ca.home, 'certs', 'x')]) {
+      await assert.rejects(renderTree(ca.store, out), (e: unknown) => isSipsecError(e) && e.code === 'BAD_INPUT' && /CA home/.test(e.message), out);
+    }
+    assert.ok(!existsSync(path.join(ca.home, 'soft1')) && !existsSync(path.join(ca.home, 'private', 'soft1')));
+    await renderTree(ca.store, path.join(ca.home, 'provision', 'sub'));
+  } finally {
+    ca.cleanup();
+  }
+});
+
 test('render: an unreadable manifest is an error (every file would look foreign), --force starts over', { timeout: 120_000 }, async () => {
   const ca = await fleet();
   try {
@@ -275,6 +288,29 @@ test('follow: each change re-renders what it affects in the CA home, and only th
     const cmp = (dir: string) => walk(dir).filter((rel) => rel !== MANIFEST && !rel.startsWith('soft1/') && !rel.startsWith('lin1/'));
     assert.deepEqual(cmp(out), cmp(fresh));
     for (const rel of cmp(fresh)) assert.ok(readFileSync(path.join(out, rel)).equals(readFileSync(path.join(fresh, rel))), rel);
+  } finally {
+    ca.cleanup();
+  }
+});
+
+test('follow: renders running at once (several commands on one home) leave the manifest and the folder in agreement', { timeout: 120_000 }, async () => {
+  const ca = await fleet();
+  try {
+    const out = ca.store.paths.provisionDir;
+    await rerenderAll(ca.store);
+    // Separate store objects, as separate commands would have; desk2 leaves the inventory meanwhile.
+    const { CaStore } = await import('../../src/home/store.js');
+    const stores = await Promise.all([0, 1, 2, 3].map(() => CaStore.open(ca.home)));
+    await revokeCert(stores[0]!, 'desk2', 'cessationOfOperation', noPassphrase);
+    await stores[0]!.update((d) => {
+      d.phones = d.phones.filter((p) => p.name !== 'desk2');
+    });
+    await Promise.all([rerenderPhones(stores[0]!, ['desk2']), rerenderPhones(stores[1]!, ['soft1', 'desk1']), rerenderAll(stores[2]!), removePhoneFiles(stores[3]!, 'lin1')]);
+    const listed = Object.keys(manifestOf(out)).sort();
+    assert.deepEqual(walk(out).filter((rel) => rel !== MANIFEST), listed, 'every file on disk is listed, every listed file is on disk');
+    assert.ok(!listed.some((rel) => rel.startsWith('00085D000002')), 'the removed phone\'s files are gone');
+    assert.ok(listed.includes('soft1/config') && listed.includes('00085D000001.cfg'));
+    assert.ok(!existsSync(path.join(out, '.sipsec-manifest.lock')));
   } finally {
     ca.cleanup();
   }

@@ -88,7 +88,7 @@ function conflictError(out: string, foreign: string[], inTheWay: string[]): Sips
   if (inTheWay.length > 0) {
     return new SipsecError('BAD_INPUT', `${out} has ${inTheWay.length} folder(s), link(s) or file(s) sipsec did not write where it needs to write: ${list(inTheWay)}`, 'move them away and render again (--force replaces same-named files only; it never removes a folder or follows a link)');
   }
-  return new SipsecError('BAD_INPUT', `${out} holds ${foreign.length} file(s) sipsec did not write at paths it writes: ${list(foreign)}`, 'move them away, or render again with --force to replace them');
+  return new SipsecError('BAD_INPUT', `${out} holds ${foreign.length} file(s) sipsec did not write at paths it writes: ${list(foreign)}`, `move them away, or replace them: sipsec provision render --out ${out} --force`);
 }
 
 /** Run `fn` over `items`, at most `width` at a time (file I/O overlaps), results in order. */

@@ -142,11 +142,16 @@ export async function applyPlan(out: string, plan: PlannedFile[], o: ApplyOption
   // 1. Checks, all before the first write.
   const foreign: string[] = [];
   const inTheWay: string[] = [];
-  const stats = new Map<string, Stats | undefined>();
-  const statOf = async (rel: string) => {
-    if (!stats.has(rel)) stats.set(rel, await lstatOrUndefined(path.join(root, rel)));
-    return stats.get(rel);
-  };
+  // Every path and parent the plan touches, looked at once, many at a time.
+  const toStat = new Set<string>();
+  for (const rel of wanted.keys()) {
+    toStat.add(rel);
+    for (const dir of ancestors(rel)) toStat.add(dir);
+  }
+  const statList = [...toStat];
+  const statResults = await pool(statList, 16, (rel) => lstatOrUndefined(path.join(root, rel)));
+  const stats = new Map<string, Stats | undefined>(statList.map((rel, i) => [rel, statResults[i]]));
+  const statOf = (rel: string) => stats.get(rel);
   /** Stale files of sipsec's sitting where a planned file needs a folder: removed before writing. */
   const blockers = new Set<string>();
   for (const f of wanted.values()) {
@@ -155,7 +160,7 @@ export async function applyPlan(out: string, plan: PlannedFile[], o: ApplyOption
       throw new SipsecError('DUPLICATE', `two files want the path '${f.rel}' (${describe(prev)} and ${describe(f.owner)})`, 'two phones share a MAC, or a phone name is a vendor file name; fix the inventory');
     }
     for (const dir of ancestors(f.rel)) {
-      const st = await statOf(dir);
+      const st = statOf(dir);
       if (!st) break;
       if (st.isDirectory()) continue;
       if (staleSet.has(dir) && !st.isSymbolicLink()) blockers.add(dir);
@@ -164,7 +169,7 @@ export async function applyPlan(out: string, plan: PlannedFile[], o: ApplyOption
       } else inTheWay.push(dir);
       break;
     }
-    const st = await statOf(f.rel);
+    const st = statOf(f.rel);
     if (st?.isDirectory()) inTheWay.push(f.rel);
     else if (st && !manifest.has(f.rel) && !o.force) foreign.push(f.rel);
   }

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CaStore } from '../src/home/store.js';
-import { renderTree } from '../src/provision/render.js';
+import { renderPhones, renderTree } from '../src/provision/render.js';
 import { opensslLoop } from './issue.js';
 import { argValue, fmt, printTable, rate } from './lib/report.js';
 
@@ -66,12 +66,23 @@ export async function run(args: string[]): Promise<void> {
     const t1 = performance.now();
     const rendered = await renderTree(store, path.join(root, 'render'));
     const renderMs = performance.now() - t1;
+    // What every change costs: one phone re-rendered into the full tree, and a full re-render that finds nothing changed.
+    const t2 = performance.now();
+    const one = await renderPhones(store, ['p0'], rendered.out);
+    const oneMs = performance.now() - t2;
+    const t3 = performance.now();
+    await renderTree(store, rendered.out);
+    const againMs = performance.now() - t3;
 
     printTable('import, end to end', ['', 'phones/s', 'ratio'], [
       ['sipsec phone import', fmt(rate(count, importMs)), `${(rate(count, importMs) / rate(loopN, loopMs)).toFixed(1)}x`],
       [`openssl loop (${loopN} certificates)`, fmt(rate(loopN, loopMs)), '1.0x'],
     ]);
     printTable('render alone', ['phones', 'files', 'total ms', 'ms per phone', 'target'], [[String(count), String(rendered.files.length), fmt(renderMs, 0), (renderMs / count).toFixed(2), '< 20']]);
+    printTable('re-render', ['case', 'files', 'ms'], [
+      ['one phone (p0) in the full tree', String(one.files.length), fmt(oneMs, 1)],
+      ['whole tree, nothing changed', String(rendered.files.length), fmt(againMs, 0)],
+    ]);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -1,138 +1,171 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { z } from 'zod';
-import { writeFileAtomic } from '../core/atomic.js';
+import { SipsecError } from '../core/errors.js';
+import { withLock } from '../core/lock.js';
 import type { CaStore } from '../home/store.js';
 import type { Phone } from '../home/schema.js';
 import { loadVendor } from '../vendors/registry.js';
 import type { VendorModule } from '../vendors/types.js';
 import { phoneContext, sharedContext } from './context.js';
-import { buildRoutes } from './routes.js';
+import { RENDER_LOCK, ownerPhone, phoneOwner, readManifest, vendorOwner } from './manifest.js';
+import { applyPlan, type PlannedFile } from './tree.js';
 
 /**
- * Writing the provisioning tree to disk: every route at its path (key
- * files 0600), plus a ready directory `<out>/<phone>/` for clients that run
- * from one (baresip, linphone). A manifest records which phone owns which
- * file so removing a phone removes exactly its files.
+ * Writing the provisioning tree to disk: every route at its path (a
+ * phone's files 0600, vendor-wide files 0644 unless they hold a key), plus
+ * a ready directory `<out>/<phone>/` for clients that run from one
+ * (baresip, linphone), whose configs name their files by their final
+ * absolute path. The folder's manifest says which files are sipsec's
+ * (src/provision/tree.ts): only those are replaced or removed.
+ *
+ * A whole-tree render and a render of some phones run the same way; the
+ * latter renders only those phones (plus the vendor-wide files, which are
+ * few and depend on the vendor's phones), so one phone costs one phone.
  */
 
-const MANIFEST = '.sipsec-manifest.json';
-const ManifestSchema = z.record(z.string(), z.string());
-
 export interface RenderResult {
+  /** Absolute folder rendered into. */
   out: string;
+  /** Absolute paths of the files rendered (written or already identical). */
   files: string[];
+  /** Paths (relative to out) written, already identical, and removed. */
+  written: string[];
+  unchanged: string[];
+  removed: string[];
+  /** What was rendered and what to do with it, for a person. */
   lines: string[];
 }
 
-function safeJoin(root: string, rel: string): string {
-  const full = path.resolve(root, rel);
-  if (!full.startsWith(path.resolve(root) + path.sep)) throw new Error(`refusing to write outside ${root}: ${rel}`);
-  return full;
+export interface RenderOptions {
+  /** Replace same-named files in the folder that sipsec did not write. */
+  force?: boolean;
 }
 
-async function writeOne(root: string, rel: string, content: Buffer, ownerOnly: boolean): Promise<string> {
-  const file = safeJoin(root, rel);
-  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  // Derived from the store and re-rendered at will: atomic, but not fsynced.
-  await writeFileAtomic(file, content, { mode: ownerOnly ? 0o600 : 0o644, durable: false });
-  return file;
-}
+/** Which phones a render speaks for: all of them, or these (plus every vendor's shared files). */
+type Selection = { all: true } | { all: false; phones: string[]; drop: string[] };
 
-async function readManifest(out: string): Promise<Record<string, string>> {
-  try {
-    return ManifestSchema.parse(JSON.parse(await fs.readFile(path.join(out, MANIFEST), 'utf8')));
-  } catch {
-    return {};
+/** A rendered file's path, checked: inside the folder, no `..`, no empty parts. */
+function relPath(p: string, owner: string): string {
+  const rel = p.replace(/^\/+/, '');
+  if (rel === '' || rel.includes('\\') || rel.includes('\0') || rel.split('/').some((x) => x === '' || x === '.' || x === '..')) {
+    throw new SipsecError('INTERNAL', `refusing to write '${p}' for ${owner} outside the provisioning folder`, 'this is a bug in sipsec: rendered paths are relative and plain');
   }
+  return rel;
 }
 
-/** Render some phones (and their vendors' shared files) into `out`, leaving other phones' files alone. */
-export async function renderPhones(store: CaStore, names: string[], out: string): Promise<RenderResult> {
-  const phones = store.index.phones.filter((p) => names.includes(p.name) && store.current(p.name));
-  await fs.mkdir(out, { recursive: true, mode: 0o700 });
-  const manifest = await readManifest(out);
-  const files: string[] = [];
-  const lines: string[] = [];
-  const vendors = new Map<string, VendorModule>();
-  for (const p of phones) if (!vendors.has(p.vendor)) vendors.set(p.vendor, await loadVendor(p.vendor));
-  const caPem = await store.caCertPem();
-  for (const [id, vendor] of vendors) {
-    if (!vendor.renderShared) continue;
-    const all = store.index.phones.filter((p) => p.vendor === id && store.current(p.name));
-    for (const f of vendor.renderShared(await sharedContext(store, all))) {
-      if (f.localOnly) continue;
-      files.push(await writeOne(out, f.path, f.content, f.holdsKey));
-      manifest[f.path] = `vendor:${id}`;
-    }
-  }
-  // Phones render independently: overlap their file I/O (fsyncs) instead of waiting on each.
-  const perPhone: Array<{ lines: string[]; files: string[] }> = new Array(phones.length);
+/** Names of the phones that have something to fetch: recorded, with a valid certificate. */
+function livePhones(store: CaStore): Set<string> {
+  const valid = new Set<string>();
+  for (const c of store.index.certificates) if (c.kind === 'phone' && c.status === 'valid') valid.add(c.name);
+  return new Set(store.index.phones.filter((p) => valid.has(p.name)).map((p) => p.name));
+}
+
+async function pool<T>(items: T[], width: number, fn: (t: T, i: number) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async () => {
-    for (let i = next++; i < phones.length; i = next++) {
-      const phone = phones[i]!;
-      const vendor = vendors.get(phone.vendor)!;
-      const localDir = safeJoin(out, phone.name);
-      const ctx = await phoneContext(store, phone, vendor, localDir, caPem);
-      const rendered = vendor.renderPhone(ctx);
-      const written = await Promise.all(
-        rendered.map((f) => {
-          const rel = f.localOnly ? path.join(phone.name, f.path) : f.path;
-          manifest[rel] = phone.name;
-          // A phone's files carry its SIP secret even when they hold no key: owner-only.
-          return writeOne(out, rel, f.content, true);
-        }),
-      );
-      const lines = [`rendered ${written.length} file(s) for ${phone.name} (${vendor.descriptor.name}) in ${out}`, ...(vendor.instructions?.(ctx) ?? []).map((l) => `  ${l}`)];
-      perPhone[i] = { lines, files: written };
-    }
+    for (let i = next++; i < items.length; i = next++) await fn(items[i]!, i);
   };
-  await Promise.all(Array.from({ length: Math.min(8, phones.length) }, worker));
-  for (const r of perPhone) {
-    files.push(...r.files);
-    lines.push(...r.lines);
-  }
-  await writeFileAtomic(path.join(out, MANIFEST), JSON.stringify(manifest, null, 2) + '\n', { mode: 0o600 });
-  return { out, files, lines };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
 }
 
-/** Remove the files the manifest says belong to these phones. */
-export async function unrenderPhones(out: string, names: string[]): Promise<string[]> {
-  const manifest = await readManifest(out);
-  const removed: string[] = [];
-  for (const [rel, owner] of Object.entries(manifest)) {
-    if (!names.includes(owner)) continue;
-    await fs.rm(safeJoin(out, rel), { force: true });
-    removed.push(rel);
-    delete manifest[rel];
+async function renderSelection(store: CaStore, out: string, sel: Selection, opts: RenderOptions): Promise<RenderResult> {
+  const root = path.resolve(out);
+  const force = opts.force === true;
+  // A phone's ready directory is <out>/<name>/: rendered over the CA home, a phone named `private` would write into its keys.
+  const within = (a: string, b: string) => a === b || a.startsWith(b + path.sep);
+  if (within(store.paths.root, root) || (within(root, store.paths.root) && !within(root, store.paths.provisionDir))) {
+    throw new SipsecError('BAD_INPUT', `cannot render into ${root}: it is the CA home, holds it, or is inside it`, `render into ${store.paths.provisionDir} (the default) or a folder of its own, such as /srv/tftp`);
   }
-  for (const name of names) await fs.rm(safeJoin(out, name), { recursive: true, force: true }).catch(() => undefined);
-  if (Object.keys(manifest).length > 0 || removed.length > 0) {
-    await fs.mkdir(out, { recursive: true, mode: 0o700 });
-    await writeFileAtomic(path.join(out, MANIFEST), JSON.stringify(manifest, null, 2) + '\n', { mode: 0o600 });
-  }
-  return removed;
+  await fs.mkdir(root, { recursive: true, mode: 0o700 });
+  return withLock(path.join(root, RENDER_LOCK), async () => {
+    // Another command may have changed the store since this one read it: render what is there now.
+    await store.reload();
+    const manifest = await readManifest(root, force);
+    const drop = new Set(sel.all ? [] : sel.drop);
+    const live = livePhones(store);
+    for (const name of drop) live.delete(name);
+    const named = new Set(sel.all ? [] : [...sel.phones, ...sel.drop]);
+    const phones = store.index.phones.filter((p) => live.has(p.name) && (sel.all || named.has(p.name)));
+
+    // Vendor-wide files: every vendor with phones, and every vendor whose files are in the folder (to drop them).
+    const byVendor = new Map<string, Phone[]>();
+    for (const p of store.index.phones) {
+      if (!live.has(p.name)) continue;
+      const list = byVendor.get(p.vendor);
+      if (list) list.push(p);
+      else byVendor.set(p.vendor, [p]);
+    }
+    const vendorIds = new Set<string>([...byVendor.keys(), ...phones.map((p) => p.vendor)]);
+    for (const owner of manifest.values()) if (owner.startsWith('vendor:')) vendorIds.add(owner.slice('vendor:'.length));
+    const vendors = new Map<string, VendorModule>();
+    for (const id of [...vendorIds].sort()) {
+      try {
+        vendors.set(id, await loadVendor(id));
+      } catch (e) {
+        // A vendor this sipsec no longer knows, with files still listed: they are dropped (no phone uses it).
+        if (byVendor.has(id)) throw e;
+      }
+    }
+
+    const plan: PlannedFile[] = [];
+    for (const [id, vendor] of vendors) {
+      const list = byVendor.get(id);
+      if (!vendor.renderShared || !list) continue;
+      for (const f of vendor.renderShared(await sharedContext(store, list))) {
+        if (f.localOnly) continue;
+        plan.push({ rel: relPath(f.path, id), content: f.content, mode: f.holdsKey ? 0o600 : 0o644, owner: vendorOwner(id) });
+      }
+    }
+    const caPem = await store.caCertPem();
+    const perPhone: Array<{ files: PlannedFile[]; lines: string[] }> = new Array(phones.length);
+    await pool(phones, 8, async (phone, i) => {
+      const vendor = vendors.get(phone.vendor)!;
+      // The ready directory's final path: what the configs inside it name.
+      const localDir = path.join(root, phone.name);
+      const ctx = await phoneContext(store, phone, vendor, localDir, caPem);
+      const owner = phoneOwner(phone.name);
+      // A phone's files carry its SIP secret even when they hold no key: owner-only.
+      const files = vendor.renderPhone(ctx).map((f) => ({ rel: relPath(f.localOnly ? `${phone.name}/${f.path}` : f.path, phone.name), content: f.content, mode: 0o600, owner }));
+      const lines = [`rendered ${files.length} file(s) for ${phone.name} (${vendor.descriptor.name}) in ${root}`, ...(vendor.instructions?.(ctx) ?? []).map((l) => `  ${l}`)];
+      perPhone[i] = { files, lines };
+    });
+    for (const r of perPhone) plan.push(...r.files);
+
+    const inScope = sel.all ? () => true : (owner: string) => owner.startsWith('vendor:') || named.has(ownerPhone(owner) ?? '');
+    const isLive = (owner: string) => {
+      const phone = ownerPhone(owner);
+      return phone === undefined || live.has(phone);
+    };
+    const applied = await applyPlan(root, plan, { inScope, isLive, force }, manifest);
+    const removedPhones = [...new Set(applied.removed.map((rel) => manifest.get(rel)).filter((o): o is string => o !== undefined && !isLive(o)))];
+    return {
+      out: root,
+      files: plan.map((f) => path.join(root, f.rel)),
+      ...applied,
+      lines: [...perPhone.flatMap((r) => r.lines), ...removedPhones.map((o) => `removed the files of ${ownerPhone(o)} from ${root}`)],
+    };
+  });
 }
 
 /**
- * Render the whole tree fresh: into a sibling temp directory, then swapped
- * into place, so a crash never leaves a half-rendered tree being served.
+ * Render the whole tree into `out`: every phone's files and every vendor's
+ * shared files; files sipsec wrote there before and no longer renders are
+ * removed; nothing else in the folder is touched.
  */
-export async function renderTree(store: CaStore, out: string): Promise<RenderResult> {
-  const target = path.resolve(out);
-  // Validate the whole table first: conflicting paths fail before anything is written.
-  await buildRoutes(store);
-  const tmp = `${target}.rendering-${process.pid}`;
-  await fs.rm(tmp, { recursive: true, force: true });
-  const result = await renderPhones(
-    store,
-    store.index.phones.map((p: Phone) => p.name),
-    tmp,
-  );
-  const old = `${target}.old-${process.pid}`;
-  await fs.rename(target, old).catch(() => undefined);
-  await fs.rename(tmp, target);
-  await fs.rm(old, { recursive: true, force: true });
-  return { out: target, files: result.files.map((f) => path.join(target, path.relative(tmp, f))), lines: result.lines.map((l) => l.split(tmp).join(target)) };
+export async function renderTree(store: CaStore, out: string, opts: RenderOptions = {}): Promise<RenderResult> {
+  return renderSelection(store, out, { all: true }, opts);
+}
+
+/**
+ * Render these phones into `out` (and the vendor-wide files, which depend
+ * on every phone of a vendor). A named phone that was removed or has no
+ * valid certificate has its files removed.
+ */
+export async function renderPhones(store: CaStore, names: string[], out: string, opts: RenderOptions = {}): Promise<RenderResult> {
+  return renderSelection(store, out, { all: false, phones: names, drop: [] }, opts);
+}
+
+/** Remove these phones' files from `out` (and re-render the vendor-wide files without them), whether or not they are still recorded. */
+export async function unrenderPhones(store: CaStore, names: string[], out: string, opts: RenderOptions = {}): Promise<RenderResult> {
+  return renderSelection(store, out, { all: false, phones: [], drop: names }, opts);
 }

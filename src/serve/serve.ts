@@ -298,8 +298,9 @@ async function startServeLocked(o: ServeOptions): Promise<RunningServe> {
   // Follow the CA home: phones added or removed, certificates renewed or revoked.
   let lastStamp = '';
   const stamp = async () => {
-    const [a, b] = await Promise.all([fs.stat(store.paths.index).catch(() => undefined), fs.stat(store.paths.crl).catch(() => undefined)]);
-    return `${a?.mtimeMs ?? 0}/${a?.size ?? 0}/${b?.mtimeMs ?? 0}`;
+    // config.json too: `ca config` changes what every phone's files say (registrar, URLs, NTP).
+    const [a, b, c] = await Promise.all([store.paths.index, store.paths.crl, store.paths.config].map((f) => fs.stat(f).catch(() => undefined)));
+    return `${a?.mtimeMs ?? 0}/${a?.size ?? 0}/${b?.mtimeMs ?? 0}/${c?.mtimeMs ?? 0}/${c?.size ?? 0}`;
   };
   lastStamp = await stamp();
   let reloading = false;

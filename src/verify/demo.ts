@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { CaStore, homeEntries } from '../home/store.js';
 import { addServer, caInfo, initCa } from '../home/operations.js';
 import { addPhones, validatePhone, sipUser } from '../inventory/phones.js';
-import { afterPhonesChanged } from '../provision/hooks.js';
+import { rerenderPhones } from '../provision/hooks.js';
 import { buildRoutes } from '../provision/routes.js';
 import { startServe } from '../serve/serve.js';
 import { registrarServices } from '../serve/services.js';
@@ -70,7 +70,7 @@ async function prepare(home: string, log: (l: string) => void): Promise<CaStore>
   if (!store.index.phones.some((p) => p.name === 'demo-phone')) {
     const valid = await validatePhone({ name: 'demo-phone', vendor: 'baresip', ext: '100', srtp: 'mandatory' }, { key: store.config.leafKey, days: store.config.leafDays, now: store.clock() });
     await addPhones(store, [valid], noPass);
-    await afterPhonesChanged(store, ['demo-phone']);
+    await rerenderPhones(store, ['demo-phone']);
   }
   return store;
 }

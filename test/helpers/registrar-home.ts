@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { sipsec } from './cli.js';
 import { collectOutput, freePort, outputMatches, stop } from '../vendors/peer-stubs.js';
@@ -42,6 +42,16 @@ export function addBaresip(home: string, name: string, ext: string, p: BaresipPo
   const more = Object.entries(extra).flatMap(([k, v]) => ['--option', `${k}=${v}`]);
   cli(home, ['phone', 'add', name, '--vendor', 'baresip', '--ext', ext, '--option', `ctrl_port=${p.ctrl}`, '--option', `sip_listen=127.0.0.1:${p.sip}`, '--option', `rtp_ports=${p.rtp}`, '--option', 'answermode=auto', ...more]);
   return path.join(home, 'provision', name);
+}
+
+/**
+ * The files a baresip phone fetched (its served copy, which names its files
+ * by bare name), kept in `dest` as the device keeps them: a revoked phone
+ * still holds them after sipsec removed them from its tree.
+ */
+export function heldBaresipFiles(home: string, name: string, dest: string): string {
+  cpSync(path.join(home, 'provision', 'baresip', name), dest, { recursive: true });
+  return dest;
 }
 
 export function phoneSecret(home: string, name: string): string {

@@ -92,6 +92,17 @@ test('serve over TFTP: real clients fetch exactly the route table; keys only to 
   assert.match(String(deny.reason), /only served to telefono2's address 10\.9\.9\.9/);
   const fetch = await serve.waitFor((e) => e.event === 'provision.fetch' && e.file === '00085d123456.cfg');
   for (const k of ['time', 'phone', 'remote', 'protocol', 'bytes', 'ms', 'result']) assert.ok(k in fetch, `provision.fetch has ${k}`);
+
+  // ca config: the tree on disk and what serve answers follow it, and agree.
+  const seen = serve.events.length;
+  assert.equal(sipsec(['--home', home, 'ca', 'config', '--ntp', '10.1.2.3']).code, 0);
+  const rendered = readFileSync(path.join(home, 'provision', 'aastra.cfg'));
+  assert.match(rendered.toString('utf8'), /^time server1: 10\.1\.2\.3$/m);
+  await serve.waitFor((e) => e.event === 'serve.reload' && serve.events.indexOf(e) >= seen, 15_000);
+  const afterConfig = path.join(out, 'h2.cfg');
+  assert.equal(run(tftp, ['127.0.0.1', port, '-m', 'binary', '-c', 'get', 'aastra.cfg', afterConfig]).code, 0);
+  assert.ok(readFileSync(afterConfig).equals(rendered), 'serve answers what the tree on disk holds');
+
   assert.equal(await serve.stop(), 0);
   // The same events are in the log file in the CA home.
   const log = readFileSync(path.join(home, 'serve.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { event: string });

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { cleanup, sipsec, tmpDir } from '../helpers/cli.js';
 import { requirePeer } from '../helpers/peers.js';
 import { ServeProcess } from '../helpers/serve.js';
-import { addBaresip, baresipPorts, cli, initHome, setBaresipPassword, startBaresip, type RunningBaresip } from '../helpers/registrar-home.js';
+import { addBaresip, baresipPorts, cli, heldBaresipFiles, initHome, setBaresipPassword, startBaresip, type RunningBaresip } from '../helpers/registrar-home.js';
 import { ctrlTcp, freePort } from '../vendors/peer-stubs.js';
 
 /**
@@ -25,7 +25,9 @@ test('baresip (real) through sipsec serve: register, refusals, and an SRTP call 
   const bPorts = await baresipPorts();
   const b = addBaresip(home, 'telefono2', '102', bPorts);
   const cPorts = await baresipPorts();
-  const revokedDir = addBaresip(home, 'telefono3', '103', cPorts);
+  addBaresip(home, 'telefono3', '103', cPorts);
+  // Revoking removes telefono3's files from the tree; the phone still has the ones it fetched.
+  const revokedDir = heldBaresipFiles(home, 'telefono3', path.join(home, 'held-telefono3'));
 
   // Another CA, same phone name and extension: its certificate must not get in.
   const other = path.join(home, 'other');

@@ -152,10 +152,12 @@ describe('hardware vendors through the real CLI', () => {
     assert.equal(badFormat.code, 2);
   });
 
-  test('phone remove takes the phone\'s files away and leaves the vendor-wide ones', () => {
+  test('phone remove takes the phone\'s files away; a vendor-wide file goes with its vendor\'s last phone, as its route does', async () => {
     ok(cli('phone', 'remove', 'telefono1'), 'phone remove');
     for (const f of ['00085D123456.cfg', '00085D123456-key.pem', '00085D123456-cert.pem']) assert.ok(!existsSync(prov(f)), `${f} still there`);
-    assert.ok(existsSync(prov('aastra.cfg')));
-    assert.ok(existsSync(prov('cfg000b82123456.xml')));
+    // telefono1 was the only Aastra phone: nothing serves aastra.cfg any more, and the tree follows.
+    assert.equal((await buildRoutes(await CaStore.open(home))).lookup('aastra.cfg'), undefined);
+    assert.ok(!existsSync(prov('aastra.cfg')));
+    for (const f of ['cfg000b82123456.xml', 'spa504G.cfg', 'y000000000028.cfg', 'snom320.htm']) assert.ok(existsSync(prov(f)), `${f} removed with another vendor's phone`);
   });
 });

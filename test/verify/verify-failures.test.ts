@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { cleanup, tmpDir } from '../helpers/cli.js';
 import { requirePeer } from '../helpers/peers.js';
 import { ServeProcess } from '../helpers/serve.js';
-import { baresipPorts, cli, initHome, startBaresip, type BaresipPorts, type RunningBaresip } from '../helpers/registrar-home.js';
+import { baresipPorts, cli, heldBaresipFiles, initHome, startBaresip, type BaresipPorts, type RunningBaresip } from '../helpers/registrar-home.js';
 import { cleanupStack, describeVerdict, fetchOverHttps, phoneOf, startVerify, stepOf, type VerifyChild } from '../helpers/verify.js';
 import { collectOutput, ctrlTcp, freePort, stop } from '../vendors/peer-stubs.js';
 import type { PhoneVerdict, StepName } from '../../src/verify/evaluate.js';
@@ -71,7 +71,9 @@ test('verify: real phones that fail get FAIL on the right step with the hint for
     byHand: await baresipPorts(),
     foreign: await baresipPorts(),
   };
-  const revokedDir = addBaresipPhone(home, 'telefono3', '103', p.revoked);
+  addBaresipPhone(home, 'telefono3', '103', p.revoked);
+  // Revoking removes telefono3's files from the tree; the phone still has the ones it fetched.
+  const revokedDir = heldBaresipFiles(home, 'telefono3', path.join(home, 'held-telefono3'));
   const udpDir = addBaresipPhone(home, 'telefono4', '104', p.udp);
   const offDir = addBaresipPhone(home, 'telefono5', '105', p.off, ['--srtp', 'off']);
   const byHandDir = addBaresipPhone(home, 'telefono8', '108', p.byHand);

@@ -9,6 +9,7 @@ import { homeOf, openStore, passphraseSource } from '../context.js';
 import { askText } from '../prompt.js';
 import { keyValues, note, out, printJson } from '../output.js';
 import { readSecretFile } from '../../home/operations.js';
+import { renderAfter, rerenderAll } from '../../provision/hooks.js';
 import type { Config } from '../../home/schema.js';
 import { checkClock, checkNames } from '../../doctor/checks.js';
 import { doctorInput } from '../../doctor/doctor.js';
@@ -177,18 +178,21 @@ holding other files (ast_tls_cert's /etc/asterisk/keys) is refused, naming them,
     });
 
   ca.command('config')
-    .description('change where phones are pointed (registrar, provisioning URL, TFTP, NTP); then run sipsec provision render')
+    .description('change where phones are pointed (registrar, provisioning URL, TFTP, NTP); every phone\'s files are re-rendered')
     .option('--registrar <host[:port]>', 'SIP/TLS registrar (port defaults to 5061)')
     .option('--provisioning-url <url>', 'base URL phones fetch their files from')
     .option('--tftp-server <host[:port]>', 'TFTP server for phones that boot over TFTP')
     .option('--ntp <host>', 'NTP server')
     .option('--resync', 'then tell every registered phone to fetch its files again (needs a running sipsec serve)')
     .option('--json', 'print the resulting settings as JSON')
-    .addHelpText('after', '\nExamples:\n  sipsec ca config --registrar 10.0.1.133:5061 --resync\n  sipsec ca config --ntp pool.ntp.org')
+    .addHelpText('after', '\nThe provisioning tree in the CA home is re-rendered at once; a --out tree is rebuilt with sipsec provision render --out DIR.\n\nExamples:\n  sipsec ca config --registrar 10.0.1.133:5061 --resync\n  sipsec ca config --ntp pool.ntp.org')
     .action(async (o: { registrar?: string; provisioningUrl?: string; tftpServer?: string; ntp?: string; resync?: boolean; json?: boolean }, cmd: Command) => {
       const store = await openStore(cmd);
       const patch = configPatch(o);
-      const next = Object.keys(patch).length > 0 ? await store.updateConfig(patch) : store.config;
+      const changed = Object.keys(patch).length > 0;
+      const next = changed ? await store.updateConfig(patch) : store.config;
+      // Every phone's files name these addresses: the whole tree follows.
+      const rendered = changed ? await renderAfter('the settings were saved', () => rerenderAll(store)) : undefined;
       // The failures this tool exists to prevent, said at once: a registrar no server certificate names, no clock.
       const input = await doctorInput(store);
       printFindings([...checkNames(input), ...checkClock(input)]);
@@ -202,6 +206,6 @@ holding other files (ast_tls_cert's /etc/asterisk/keys) is refused, naming them,
           ['NTP', next.ntp],
         ]),
       );
-      if (Object.keys(patch).length > 0) note('settings saved; run sipsec provision render so the phones get them');
+      if (rendered) note(`settings saved; provisioning files re-rendered in ${rendered.out} (${rendered.written.length} changed, ${rendered.removed.length} removed); a --out tree needs sipsec provision render --out DIR`);
     });
 }

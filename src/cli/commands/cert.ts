@@ -5,6 +5,7 @@ import { REVOCATION_REASONS, type RevocationReason } from '../../pki/crl.js';
 import { currentOrThrow, exportCert, readSecretFile, renewCert, revokeCert, type ExportFormat } from '../../home/operations.js';
 import type { CertEntry } from '../../home/schema.js';
 import type { CaStore } from '../../home/store.js';
+import { renderAfter, rerenderPhones } from '../../provision/hooks.js';
 import { openStore, passphraseSource } from '../context.js';
 import { keyValues, note, out, printJson, shortDate, table } from '../output.js';
 import { certJson } from '../json.js';
@@ -34,6 +35,12 @@ function showEntry(store: CaStore, e: CertEntry): string {
     ['Certificate', store.paths.cert(e.serial)],
     ['Key file', e.kind === 'ca' ? store.paths.caKey : store.paths.key(e.serial)],
   ]);
+}
+
+/** After a certificate change: a phone's files follow it (servers have none in the tree). */
+async function followPhone(store: CaStore, name: string, change: string) {
+  if (!store.index.phones.some((p) => p.name === name)) return undefined;
+  return renderAfter(change, () => rerenderPhones(store, [name]));
 }
 
 export function register(program: Command): void {
@@ -88,21 +95,26 @@ export function register(program: Command): void {
     .action(async (name: string, o: { reason: RevocationReason; passphraseFile?: string; json?: boolean }, cmd: Command) => {
       const store = await openStore(cmd);
       const e = await revokeCert(store, name, o.reason, passphraseSource(o.passphraseFile));
+      // A phone without a valid certificate has nothing to fetch: its files leave the tree.
+      const rendered = await followPhone(store, name, `${name}'s certificate was revoked`);
       if (o.json) return printJson(certJson(e));
       note(`revoked ${name} (serial ${e.serial}, reason ${o.reason}); CRL updated: ${store.paths.crl}`);
+      if (rendered && rendered.removed.length > 0) note(`${rendered.removed.length} provisioning file(s) removed from ${rendered.out}`);
     });
 
   cert
     .command('renew <name>')
-    .description('new key and certificate with the same names; the old one is revoked as superseded')
+    .description('new key and certificate with the same names (a phone\'s files are re-rendered); the old one is revoked as superseded')
     .option('--passphrase-file <file>', 'the CA key passphrase')
     .option('--json', 'print as JSON')
-    .addHelpText('after', '\nExamples:\n  sipsec cert renew telefono1 && sipsec provision render')
+    .addHelpText('after', '\nA phone\'s provisioning files in the CA home are re-rendered at once; a --out tree is rebuilt with sipsec provision render --out DIR.\n\nExamples:\n  sipsec cert renew telefono1\n  sipsec cert renew pbx')
     .action(async (name: string, o: { passphraseFile?: string; json?: boolean }, cmd: Command) => {
       const store = await openStore(cmd);
       const { old, renewed } = await renewCert(store, name, passphraseSource(o.passphraseFile));
+      const rendered = await followPhone(store, name, `${name} was renewed`);
       if (o.json) return printJson({ old: certJson(old), renewed: certJson(renewed) });
       note(`renewed ${name}: serial ${old.serial} superseded by ${renewed.serial}`);
+      if (rendered) note(`re-rendered ${name}'s provisioning files in ${rendered.out} (${rendered.written.length} file(s) changed)`);
       out(showEntry(store, renewed));
     });
 

@@ -9,7 +9,7 @@ import { readPhoneCsv, rowError } from '../../inventory/import.js';
 import { revokeCert } from '../../home/operations.js';
 import { isVendorId, loadVendor, vendorIds } from '../../vendors/registry.js';
 import { askChoice, askText, interactive } from '../prompt.js';
-import { afterPhonesChanged } from '../../provision/hooks.js';
+import { removePhoneFiles, renderAfter, rerenderPhones } from '../../provision/hooks.js';
 import { checkExposedSecrets, checkNames } from '../../doctor/checks.js';
 import { doctorInput } from '../../doctor/doctor.js';
 import { printFindings } from './doctor.js';
@@ -85,7 +85,7 @@ Examples:
       };
       const valid = await validatePhone(input, { key: store.config.leafKey, days: store.config.leafDays, now: store.clock() });
       await addPhones(store, [valid], passphraseSource(o.passphraseFile as string | undefined));
-      const rendered = await afterPhonesChanged(store, [valid.phone.name]);
+      const rendered = await renderAfter(`${valid.phone.name} was added`, () => rerenderPhones(store, [valid.phone.name]));
       // A secret that will travel in clear, or a registrar name no certificate carries: said now, not at boot.
       const checks = await doctorInput(store);
       printFindings([...checkExposedSecrets({ ...checks, phones: [valid.phone] }), ...checkNames(checks)]);
@@ -148,7 +148,7 @@ Examples:
       const started = Date.now();
       const result = await addPhones(store, valid, passphraseSource(o.passphraseFile), { onProgress: (d, t) => bar.update(d, t) });
       bar.end();
-      const rendered = await afterPhonesChanged(store, result.phones.map((p) => p.name));
+      const rendered = await renderAfter(`${result.phones.length} phone(s) were imported`, () => rerenderPhones(store, result.phones.map((p) => p.name)));
       const seconds = (Date.now() - started) / 1000;
       if (o.json) return printJson({ dryRun: false, valid: valid.length, imported: result.phones.length, seconds, files: rendered.files.length });
       note(`imported ${result.phones.length} phone(s) in ${seconds.toFixed(1)} s (${(result.phones.length / Math.max(seconds, 0.001)).toFixed(1)}/s)`);
@@ -232,8 +232,8 @@ Examples:
       await store.update((draft) => {
         draft.phones = draft.phones.filter((x) => x.name !== p.name);
       });
-      await afterPhonesChanged(store, [], [p.name]);
+      const gone = await renderAfter(`${p.name} was removed`, () => removePhoneFiles(store, p.name));
       if (o.json) return printJson({ removed: p.name, revokedSerial: revoked ?? null });
-      note(`removed ${p.name}${revoked ? `; certificate ${revoked} revoked (cessationOfOperation), CRL updated` : ''}`);
+      note(`removed ${p.name}${revoked ? `; certificate ${revoked} revoked (cessationOfOperation), CRL updated` : ''}${gone.removed.length > 0 ? `; ${gone.removed.length} file(s) removed from ${gone.out}` : ''}`);
     });
 }

@@ -8,19 +8,34 @@ export function register(program: Command): void {
 
   prov
     .command('render')
-    .description('write the whole provisioning tree (every phone, every vendor file), replacing the previous one')
-    .option('--out <dir>', 'where (default: provision/ in the CA home)')
-    .option('--json', 'print the written files as JSON')
-    .addHelpText('after', '\nbaresip and linphone phones also get a ready directory <out>/<name>/ to run from.\n\nExamples:\n  sipsec provision render\n  sipsec provision render --out /srv/tftp')
-    .action(async (o: { out?: string; json?: boolean }, cmd: Command) => {
+    .description('rebuild the whole provisioning tree: every phone, every vendor file; replaces and removes only the files sipsec wrote there')
+    .option('--out <dir>', 'where (default: provision/ in the CA home, which every change re-renders by itself)')
+    .option('--force', 'replace files of the same name that sipsec did not write (never folders)')
+    .option('--json', 'print what was written, left as it was, and removed, as JSON')
+    .addHelpText(
+      'after',
+      `
+The tree in the CA home follows every change (phone add/import/remove, cert renew/revoke, ca config)
+by itself; run this for a full rebuild, or to keep a tree elsewhere (--out) in step.
+A manifest in the folder (.sipsec-manifest.json) lists the files sipsec wrote: only those are replaced
+or removed, everything else (firmware images, other files in a TFTP root) is left alone. A file of the
+same name that sipsec did not write is refused unless --force. Each file is replaced atomically.
+baresip and linphone phones also get a ready directory <out>/<name>/ to run from.
+
+Examples:
+  sipsec provision render
+  sipsec provision render --out /srv/tftp
+  sipsec provision render --out /srv/tftp --force --json`,
+    )
+    .action(async (o: { out?: string; force?: boolean; json?: boolean }, cmd: Command) => {
       const store = await openStore(cmd);
       // The default tree lives in the CA home: a read-only home is one clear line, not an EROFS half-way.
       if (o.out === undefined) await store.assertWritable();
       const { renderTree } = await import('../../provision/render.js');
-      const r = await renderTree(store, o.out ?? store.paths.provisionDir);
-      if (o.json) return printJson({ out: r.out, files: r.files.map((f) => path.relative(r.out, f)) });
+      const r = await renderTree(store, o.out ?? store.paths.provisionDir, { force: o.force === true });
+      if (o.json) return printJson({ schema: 1, out: r.out, files: r.files.map((f) => path.relative(r.out, f)), written: r.written, unchanged: r.unchanged, removed: r.removed });
       for (const l of r.lines) note(l);
-      note(`${r.files.length} file(s) in ${r.out}`);
+      note(`${r.files.length} file(s) in ${r.out}: ${r.written.length} written, ${r.unchanged.length} unchanged, ${r.removed.length} removed`);
     });
 
   prov

@@ -1,0 +1,84 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { z } from 'zod';
+import { writeFileAtomic } from '../core/atomic.js';
+import { SipsecError, errnoCode } from '../core/errors.js';
+
+/**
+ * The manifest of a rendered tree: which files in a folder sipsec wrote,
+ * and for whom (`phone:NAME` or `vendor:ID`). sipsec replaces and removes
+ * only the files listed here, so a TFTP root shared with firmware images
+ * and anything else stays as its owner left it.
+ */
+
+export const MANIFEST = '.sipsec-manifest.json';
+/** Held while a tree is rendered, so two commands never interleave their manifest updates. */
+export const RENDER_LOCK = '.sipsec-manifest.lock';
+
+export type OwnerKey = string;
+
+export function phoneOwner(name: string): OwnerKey {
+  return `phone:${name}`;
+}
+
+export function vendorOwner(id: string): OwnerKey {
+  return `vendor:${id}`;
+}
+
+/** The phone an owner key names, or undefined for a vendor-wide file. */
+export function ownerPhone(owner: OwnerKey): string | undefined {
+  return owner.startsWith('phone:') ? owner.slice('phone:'.length) : undefined;
+}
+
+const OWNER_RE = /^(phone|vendor):[A-Za-z0-9._-]+$/;
+// Shapes only; each entry is then checked with plain regexes (a fleet's manifest has tens of thousands).
+const ManifestV1 = z.object({ schema: z.literal(1), files: z.record(z.string(), z.string()) });
+/** Written by sipsec before manifests had a schema: path -> phone name, or `vendor:ID`. */
+const ManifestLegacy = z.record(z.string(), z.string());
+
+/** A relative path as the manifest stores it: inside the folder, `/`-separated, nothing odd. */
+function validRel(rel: string): boolean {
+  if (rel === '' || rel.startsWith('/') || rel.includes('\\') || rel.includes('\0')) return false;
+  return rel.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
+}
+
+export type Manifest = Map<string, OwnerKey>;
+
+/**
+ * Read `<out>/.sipsec-manifest.json`. A folder without one holds nothing of
+ * sipsec's. An unreadable one is an error (every file would otherwise look
+ * foreign), unless `force` says to start over.
+ */
+export async function readManifest(out: string, force = false): Promise<Manifest> {
+  const file = path.join(out, MANIFEST);
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return new Map();
+    throw e;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  const v1 = ManifestV1.safeParse(json);
+  let entries: Array<[string, OwnerKey]> | undefined;
+  if (v1.success) entries = Object.entries(v1.data.files);
+  else {
+    const legacy = ManifestLegacy.safeParse(json);
+    if (legacy.success) entries = Object.entries(legacy.data).map(([rel, owner]) => [rel, owner.startsWith('vendor:') ? owner : phoneOwner(owner)]);
+  }
+  if (entries === undefined || entries.some(([rel, owner]) => !validRel(rel) || !OWNER_RE.test(owner))) {
+    if (force) return new Map();
+    throw new SipsecError('UNREADABLE', `${file} is not a sipsec manifest, so which files in ${out} sipsec wrote is unknown`, `move it away, or render with --force to take over the files sipsec writes`);
+  }
+  return new Map(entries);
+}
+
+export async function writeManifest(out: string, manifest: Manifest): Promise<void> {
+  const files = Object.fromEntries([...manifest.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  await writeFileAtomic(path.join(out, MANIFEST), JSON.stringify({ schema: 1, files }, null, 1) + '\n', { mode: 0o600 });
+}

@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
 import { createHash, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { SipsecError, errnoCode, messageOf } from '../core/errors.js';
@@ -55,8 +56,22 @@ const DAY = 86_400_000;
 /** Validity starts an hour back: phones and PBXs with slightly slow clocks still accept a fresh certificate. */
 const BACKDATE = 3_600_000;
 
-function entryFor(name: string, kind: CertKind, cert: IssuedCert, sans: SubjectAltNames, keyType: KeySpec): CertEntry {
+/** Serials compare as numbers: lower-case hex without leading zeros. */
+export function normSerial(serial: string): string {
+  return serial.toLowerCase().replace(/^0+/, '');
+}
+
+export function sameSerial(a: string | undefined, b: string | undefined): boolean {
+  return a !== undefined && b !== undefined && normSerial(a) === normSerial(b);
+}
+
+function serialOfDer(der: Buffer): string {
+  return normSerial(new X509Certificate(der).serialNumber);
+}
+
+function entryFor(name: string, kind: CertKind, cert: IssuedCert, sans: SubjectAltNames, keyType: KeySpec, issuer?: string): CertEntry {
   return {
+    ...(issuer ? { issuer } : {}),
     serial: cert.serial,
     name,
     kind,
@@ -99,6 +114,8 @@ export class CaStore {
   private readonly now: () => Date;
   private caCert: X509Certificate | undefined;
   private cachedSigner: Signer | undefined;
+  private cachedOldSigner: Signer | undefined;
+  private passphrase: PassphraseSource | undefined;
 
   private constructor(paths: HomePaths, cfg: Config, idx: Index, opts: StoreOptions) {
     this.paths = paths;
@@ -209,29 +226,101 @@ export class CaStore {
     return this.now();
   }
 
-  /** The CA certificate, parsed by Node (native). */
+  /** The current CA's index entry (the newest valid one: after `ca rotate`, the new CA). */
+  currentCa(): CertEntry | undefined {
+    return this.current('ca');
+  }
+
+  /** The CA being phased out by a rotation, if one is in progress. */
+  oldCa(): CertEntry | undefined {
+    const t = this.idx.transition;
+    return t ? this.bySerial(t.oldCa) : undefined;
+  }
+
+  /** Which CA signed a certificate (entries made before any rotation carry no issuer: the first CA). */
+  issuerOf(entry: CertEntry): string | undefined {
+    if (entry.kind === 'ca') return entry.serial;
+    return entry.issuer ?? this.idx.certificates.find((c) => c.kind === 'ca')?.serial;
+  }
+
+  /** The current CA certificate, parsed by Node (native). */
   async caCertificate(): Promise<X509Certificate> {
-    if (!this.caCert) this.caCert = new X509Certificate(await fs.readFile(this.paths.caCert));
+    if (!this.caCert) {
+      const ca = this.currentCa();
+      const file = ca ? this.paths.cert(ca.serial) : this.paths.caCert;
+      this.caCert = new X509Certificate(await fs.readFile(file).catch(() => fs.readFile(this.paths.caCert)));
+    }
     return this.caCert;
   }
 
+  /**
+   * What phones and servers must trust: the current CA, and during a
+   * rotation also the old one (current first). This is what `ca.crt` holds
+   * and what every rendered file that carries the CA gets.
+   */
   async caCertPem(): Promise<string> {
-    return fs.readFile(this.paths.caCert, 'utf8');
+    const cur = this.currentCa();
+    if (!cur) return fs.readFile(this.paths.caCert, 'utf8');
+    const pems = [await fs.readFile(this.paths.cert(cur.serial), 'utf8')];
+    const old = this.oldCa();
+    if (old && old.serial !== cur.serial) pems.push(await fs.readFile(this.paths.cert(old.serial), 'utf8'));
+    return pems.map((p) => (p.endsWith('\n') ? p : p + '\n')).join('');
+  }
+
+  /** The key file of a CA: `private/ca-<serial>.key` once a rotation happened, else `private/ca.key`. */
+  async caKeyFile(serial: string): Promise<string> {
+    const byId = path.join(this.paths.privateDir, `ca-${serial}.key`);
+    try {
+      await fs.access(byId);
+      return byId;
+    } catch {
+      return this.paths.caKey;
+    }
+  }
+
+  private async loadSigner(ca: CertEntry | undefined, passphrase: PassphraseSource): Promise<Signer> {
+    const file = ca ? await this.caKeyFile(ca.serial) : this.paths.caKey;
+    let pem: string;
+    try {
+      pem = await fs.readFile(file, 'utf8');
+    } catch (e) {
+      throw new SipsecError('UNREADABLE', `cannot read the CA key ${file}: ${messageOf(e)}`, 'run sipsec as the user that owns the CA home');
+    }
+    const pass = this.cfg.encrypted ? await passphrase() : undefined;
+    const key = loadPrivateKey(pem, pass, 'CA key');
+    const der = ca ? await fs.readFile(this.paths.cert(ca.serial)).then((b) => new X509Certificate(b).raw) : (await this.caCertificate()).raw;
+    return signerFromCert(der, key, this.cfg.hash);
   }
 
   /** The CA's signing key; the passphrase is asked for only when the key is encrypted. */
   async signer(passphrase: PassphraseSource): Promise<Signer> {
     if (this.cachedSigner) return this.cachedSigner;
-    let pem: string;
-    try {
-      pem = await fs.readFile(this.paths.caKey, 'utf8');
-    } catch (e) {
-      throw new SipsecError('UNREADABLE', `cannot read the CA key ${this.paths.caKey}: ${messageOf(e)}`, 'run sipsec as the user that owns the CA home');
-    }
-    const pass = this.cfg.encrypted ? await passphrase() : undefined;
-    const key = loadPrivateKey(pem, pass, 'CA key');
-    this.cachedSigner = signerFromCert((await this.caCertificate()).raw, key, this.cfg.hash);
+    this.passphrase = passphrase;
+    this.cachedSigner = await this.loadSigner(this.currentCa(), passphrase);
     return this.cachedSigner;
+  }
+
+  /** The signer already unlocked in this process, if any (never prompts). */
+  unlockedSigner(): Signer | undefined {
+    return this.cachedSigner;
+  }
+
+  /** The old CA's signing key during a rotation (same passphrase as the current one): it signs its own CRL. */
+  async oldSigner(passphrase?: PassphraseSource): Promise<Signer | undefined> {
+    const old = this.oldCa();
+    if (!old) return undefined;
+    if (this.cachedOldSigner && sameSerial(serialOfDer(this.cachedOldSigner.certDer), old.serial)) return this.cachedOldSigner;
+    const source = passphrase ?? this.passphrase;
+    if (!source) throw new SipsecError('PASSPHRASE_REQUIRED', 'the old CA key is needed to sign its CRL', 'give the CA passphrase');
+    this.cachedOldSigner = await this.loadSigner(old, source);
+    return this.cachedOldSigner;
+  }
+
+  /** Forget cached CA material (after a rotation switched the current CA). */
+  resetCa(): void {
+    this.caCert = undefined;
+    this.cachedSigner = undefined;
+    this.cachedOldSigner = undefined;
   }
 
   /** The current (valid, newest) certificate of a name. */
@@ -246,8 +335,20 @@ export class CaStore {
   }
 
   bySerial(serial: string): CertEntry | undefined {
-    const s = serial.toLowerCase().replace(/^0+/, '');
-    return this.idx.certificates.find((c) => c.serial.replace(/^0+/, '') === s);
+    const s = normSerial(serial);
+    return this.idx.certificates.find((c) => normSerial(c.serial) === s);
+  }
+
+  /**
+   * Whether the registrar and HTTPS accept a certificate for its name:
+   * `current` (the name's newest valid one) or `overlap` (an older one
+   * kept valid while its replacement reaches the phone); else undefined.
+   */
+  roleOf(serial: string): 'current' | 'overlap' | undefined {
+    const e = this.bySerial(serial);
+    if (!e || e.status !== 'valid') return undefined;
+    if (this.current(e.name)?.serial === e.serial) return 'current';
+    return e.supersededBy ? 'overlap' : undefined;
   }
 
   async readCertPem(serial: string): Promise<string> {
@@ -269,6 +370,7 @@ export class CaStore {
    */
   async prepare(reqs: LeafRequest[], signer: Signer, onDone?: (n: number) => void): Promise<Prepared[]> {
     const now = this.now();
+    const issuer = serialOfDer(signer.certDer);
     const out: Prepared[] = new Array(reqs.length);
     let next = 0;
     let done = 0;
@@ -291,7 +393,7 @@ export class CaStore {
           },
           signer,
         );
-        const entry = entryFor(r.name, r.kind, cert, r.sans, r.keySpec);
+        const entry = entryFor(r.name, r.kind, cert, r.sans, r.keySpec, issuer);
         const keyFile = this.paths.key(entry.serial);
         const certFile = this.paths.cert(entry.serial);
         await writeFileAtomic(keyFile, key.pem, { mode: 0o600, syncDir: false });
@@ -365,16 +467,36 @@ export class CaStore {
     });
   }
 
+  /**
+   * Each CA signs its own CRL, listing the certificates it issued (RFC 5280
+   * §5: a CRL's scope is its issuer). During a rotation the file holds both
+   * CRLs, current first: OpenSSL (serve, Kamailio, `openssl verify
+   * -crl_check_all`) then finds a CRL for whichever CA a phone's chain uses.
+   */
   private async writeCrlLocked(signer: Signer, out: string, index: Index): Promise<string> {
     const now = this.now();
     const number = index.crlNumber + 1;
-    const revoked = index.certificates
-      .filter((c) => c.status === 'revoked')
-      .map((c) => ({ serial: c.serial, revokedAt: new Date(c.revokedAt ?? now.toISOString()), reason: c.reason ?? 'unspecified' }));
-    const crl = await buildCrl(signer, revoked, BigInt(number), now, new Date(now.getTime() + 30 * DAY));
+    const firstCa = index.certificates.find((c) => c.kind === 'ca')?.serial;
+    const issuerOf = (c: CertEntry) => c.issuer ?? firstCa;
+    const revokedBy = (ca: string) =>
+      index.certificates
+        .filter((c) => c.kind !== 'ca' && c.status === 'revoked' && sameSerial(issuerOf(c), ca))
+        .map((c) => ({ serial: c.serial, revokedAt: new Date(c.revokedAt ?? now.toISOString()), reason: c.reason ?? 'unspecified' }));
+    const nextUpdate = new Date(now.getTime() + 30 * DAY);
+    const crl = await buildCrl(signer, revokedBy(serialOfDer(signer.certDer)), BigInt(number), now, nextUpdate);
     // RFC 7468 §5 label; @peculiar/x509 writes `CRL`, which OpenSSL cannot read.
-    await writeFileAtomic(out, toPem('X509 CRL', crl), { mode: 0o644 });
-    const next: Index = { ...index, crlNumber: number };
+    let pem = toPem('X509 CRL', crl);
+    let transition = index.transition;
+    if (transition) {
+      const oldSigner = await this.oldSigner();
+      if (oldSigner) {
+        const oldNumber = transition.crlNumber + 1;
+        pem += toPem('X509 CRL', await buildCrl(oldSigner, revokedBy(transition.oldCa), BigInt(oldNumber), now, nextUpdate));
+        transition = { ...transition, crlNumber: oldNumber };
+      }
+    }
+    await writeFileAtomic(out, pem, { mode: 0o644 });
+    const next: Index = { ...index, crlNumber: number, ...(transition ? { transition } : {}) };
     await writeFileAtomic(this.paths.index, JSON.stringify(next, null, 2) + '\n', { mode: 0o600 });
     this.idx = next;
     return out;

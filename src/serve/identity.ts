@@ -4,8 +4,9 @@
  *
  * - A verified client certificate maps to exactly one phone: its serial
  *   must be in the CA index, of kind phone, valid (not revoked) and the
- *   phone's current certificate (a renewed phone's old certificate no
- *   longer counts). OpenSSL has already checked the chain, dates and the
+ *   phone's current certificate, or its previous one during the renewal
+ *   overlap (home/supersede.ts: until the phone has its new files, or the
+ *   grace period ends). `current` says which one was used. OpenSSL has already checked the chain, dates and the
  *   CRL; the index catches what the CRL cannot yet say (a revocation not
  *   yet picked up, a superseded certificate).
  * - The digest username is the phone's SIP user (its extension, else its
@@ -37,6 +38,8 @@ export interface CertJudgement {
   subject: string | undefined;
   error: string | undefined;
   phone: string | undefined;
+  /** Accepted as the phone's current certificate (true) or an older one still in its renewal overlap (false). */
+  current?: boolean | undefined;
 }
 
 function subjectText(cert: PeerCertificate): string | undefined {
@@ -149,8 +152,9 @@ export class Identities {
     if (!entry) return refuse(`serial ${raw} is not in this CA's index`);
     if (entry.status === 'revoked') return refuse(`the certificate of ${entry.name} is revoked (CA index)`);
     if (entry.kind !== 'phone') return refuse(`a ${entry.kind} certificate (${entry.name}), not a phone's`);
-    if (this.#store.current(entry.name)?.serial !== entry.serial) return refuse(`a superseded certificate of ${entry.name} (it was renewed)`);
+    const role = this.#store.roleOf(entry.serial);
+    if (!role) return refuse(`a superseded certificate of ${entry.name} (it was renewed)`);
     if (!this.#byName.has(entry.name)) return refuse(`${entry.name} is no longer a phone of this CA`);
-    return { serial, subject, error: undefined, phone: entry.name };
+    return { serial, subject, error: undefined, phone: entry.name, current: role === 'current' };
   }
 }

@@ -18,6 +18,7 @@ import type { RegistrarOptions } from '../sip/registrar/bindings.js';
 import { SipServer, type AuthMode } from '../sip/registrar/server.js';
 import { startDiagnostics, type DiagnosticListeners } from '../sip/transport/diagnostic.js';
 import { TlsTransport, type TlsMin } from '../sip/transport/tls.js';
+import { crlList } from './serve.js';
 
 export interface RegistrarServiceOptions {
   /** SIP over TLS port (0: any free port). */
@@ -88,7 +89,7 @@ export async function startRegistrar(rt: ServeRuntime, o: RegistrarServiceOption
     ...(o.registrar ? { registrar: o.registrar } : {}),
     ...(o.endpoints ? { endpoints: o.endpoints } : {}),
   });
-  const credentials = () => ({ cert: rt.tls.cert, key: rt.tls.key, ca: rt.tls.ca, crl: rt.crl() || undefined });
+  const credentials = () => ({ cert: rt.tls.cert, key: rt.tls.key, ca: rt.tls.ca, crl: crlList(rt.crl()) });
   const transport = new TlsTransport({
     host: rt.bind,
     port: o.port,
@@ -145,7 +146,7 @@ export async function startRegistrar(rt: ServeRuntime, o: RegistrarServiceOption
       const serial = flow.tls?.certPhone ? flow.tls.certSerial : undefined;
       if (!serial) continue;
       const entry = store.bySerial(serial);
-      const valid = entry && entry.status === 'valid' && store.current(entry.name)?.serial === entry.serial && identities.phone(entry.name) !== undefined;
+      const valid = entry && store.roleOf(entry.serial) !== undefined && identities.phone(entry.name) !== undefined;
       if (valid) continue;
       const why = entry?.status === 'revoked' ? `certificate ${serial} of ${entry.name} was revoked` : `certificate ${serial} is no longer a phone's current certificate`;
       rt.bus.emit({ event: 'sip.reject', remote: flow.remote, phone: flow.phone, transport: 'tls', what: 'connection', why: `${why}: connection closed`, status: 'dropped' });

@@ -10,6 +10,15 @@ import { createTftpServer, type TftpEvent, type TftpServer } from '../provision/
 import { EventBus, EventLog, type EventInput, type ServeEvent } from './events.js';
 import { startControl } from './control.js';
 import { chooseServerCert, type ServerTls } from './server-cert.js';
+import { pemBlocks } from '../pki/pem.js';
+import { sameSerial } from '../home/store.js';
+import { pendingSupersedes, settleSupersedes, type Evidence } from '../home/supersede.js';
+
+/** The CRLs in crl.pem (one per trusted CA during a rotation), as node:tls wants them: one PEM each. */
+export function crlList(text: string): string[] | undefined {
+  const blocks = pemBlocks(text, 'X509 CRL');
+  return blocks.length > 0 ? blocks : undefined;
+}
 
 /**
  * `sipsec serve`: TFTP and HTTPS (and plain HTTP on request) provisioning
@@ -35,6 +44,11 @@ export interface ServeOptions {
   onEvent?: (ev: ServeEvent) => void;
   /** How often the CA home is checked for changes (phones added, certificates revoked). */
   reloadMs?: number;
+  /**
+   * Open the CA key at start (a passphrase was given): serve then rewrites
+   * the CRL itself when a renewal overlap ends.
+   */
+  unlockCa?: boolean;
   /** Extra services (the registrar), started after provisioning with the shared runtime. */
   services?: Array<(rt: ServeRuntime) => Promise<ServeService>>;
 }
@@ -97,7 +111,8 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
   const offConsole = o.onEvent ? bus.on(o.onEvent) : () => undefined;
   const started = Date.now();
   const allow = new AllowList(o.allow);
-  const tls = await chooseServerCert(store, o.cert, o.passphrase);
+  if (o.unlockCa) await store.signer(o.passphrase);
+  let tls = await chooseServerCert(store, o.cert, o.passphrase);
   if (tls.issued) bus.emit({ event: 'serve.certificate', name: tls.name, serial: tls.entry.serial, sans: tls.entry.sans, issued: true, note: `no server certificate chosen: issued '${tls.name}' for this host` });
 
   // Key windows: from serve start, or from when a phone (or its new certificate) appeared.
@@ -125,8 +140,10 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
   let crl = await fs.readFile(store.paths.crl, 'utf8').catch(() => '');
 
   const closers: Array<() => Promise<void>> = [];
+  let httpsServer: HttpProvisionServer | undefined;
   const ports: RunningServe['ports'] = {};
   const services: ServeService[] = [];
+  let runtime: ServeRuntime | undefined;
   const stopAll = async () => {
     for (const c of closers.reverse()) await c().catch(() => undefined);
   };
@@ -158,13 +175,15 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
       secretOf: (phone: string) => store.index.phones.find((p) => p.name === phone)?.secret,
       phoneOfSerial: (serial: string) => {
         const e = store.bySerial(serial);
-        return e && e.kind === 'phone' && e.status === 'valid' && store.current(e.name)?.serial === e.serial ? e.name : undefined;
+        // The current certificate, or the previous one during its renewal overlap.
+        return e && e.kind === 'phone' && store.roleOf(e.serial) !== undefined ? e.name : undefined;
       },
       clientCert: o.httpsClientCert,
       bus,
     };
     if (o.httpsPort !== null) {
-      const srv: HttpProvisionServer = await startHttpProvisioning({ ...httpCommon, kind: 'https', port: o.httpsPort, tls: { cert: tls.cert, key: tls.key, ca: tls.ca, ...(crl ? { crl } : {}) } });
+      const srv: HttpProvisionServer = await startHttpProvisioning({ ...httpCommon, kind: 'https', port: o.httpsPort, tls: { cert: tls.cert, key: tls.key, ca: tls.ca, crl: crlList(crl) } });
+      httpsServer = srv;
       ports.https = srv.port;
       closers.push(() => srv.close());
     }
@@ -173,9 +192,9 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
       ports.http = srv.port;
       closers.push(() => srv.close());
     }
-    const runtime: ServeRuntime = { store, bus, bind: o.bind, tls, crl: () => crl, allow };
+    runtime = { store, bus, bind: o.bind, tls, crl: () => crl, allow };
     for (const start of o.services ?? []) {
-      const s = await start(runtime);
+      const s = await start(runtime!);
       services.push(s);
       closers.push(() => s.close());
       const p = s.status().port;
@@ -188,6 +207,76 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
     await log.close();
     throw e;
   }
+
+  /**
+   * A renewed server certificate, or the end of a CA rotation (the new
+   * CA's certificate is presented from `ca retire-old` on; trusted CAs and
+   * CRLs change): new handshakes get it without a restart.
+   */
+  let lastCa = store.currentCa()?.serial;
+  const followServerCert = async () => {
+    const ca = store.currentCa()?.serial;
+    if (ca !== lastCa) {
+      store.resetCa();
+      lastCa = ca;
+    }
+    let next: ServerTls;
+    try {
+      next = await chooseServerCert(store, o.cert ?? tls.name, async () => undefined);
+    } catch (e) {
+      bus.emit({ event: 'serve.error', code: 'serve.server_cert', reason: `keeping server certificate ${tls.entry.serial}: ${(e as Error).message}` });
+      return;
+    }
+    if (next.entry.serial === tls.entry.serial && next.ca === tls.ca) return;
+    const changed = next.entry.serial !== tls.entry.serial;
+    tls = next;
+    if (runtime) runtime.tls = next;
+    if (changed) bus.emit({ event: 'serve.certificate', name: next.name, serial: next.entry.serial, sans: next.entry.sans, issued: false, note: 'presenting a new server certificate' });
+  };
+
+  /**
+   * Renewal overlaps end as serve sees the phone move on (its new
+   * certificate in a handshake, its new key fetched) or at the end of the
+   * grace period: the old certificate is revoked as superseded and the CRL
+   * rewritten, which the reload below then applies.
+   */
+  const evidence: Evidence[] = [];
+  let settling = false;
+  const settle = async () => {
+    if (settling) return;
+    settling = true;
+    try {
+      while (true) {
+        const events = evidence.splice(0);
+        const { settled, crlWritten } = await settleSupersedes(store, events, { keyFiles: (phone) => table.forPhone(phone).some((r) => r.holdsKey) });
+        for (const x of settled) {
+          bus.emit({ event: 'cert.superseded', phone: store.index.phones.some((p) => p.name === x.name) ? x.name : undefined, name: x.name, serial: x.serial, supersededBy: x.supersededBy, why: x.why, crl: crlWritten });
+        }
+        if (settled.length > 0 && !crlWritten) {
+          bus.emit({ event: 'serve.notice', note: 'the CA key is encrypted and serve has no passphrase: the CRL will list the superseded certificate(s) at the next sipsec ca crl (the registrar already refuses them)' });
+        }
+        if (evidence.length === 0) break;
+      }
+    } catch (e) {
+      bus.emit({ event: 'serve.error', code: 'serve.supersede_failed', reason: `ending a renewal overlap failed: ${(e as Error).message}` });
+    } finally {
+      settling = false;
+    }
+  };
+  const offEvidence = bus.on((ev) => {
+    if (ev.event !== 'tls.handshake' && ev.event !== 'provision.fetch') return;
+    const pending = pendingSupersedes(store.index);
+    if (pending.length === 0) return;
+    const relevant =
+      ev.event === 'tls.handshake'
+        ? typeof ev.certSerial === 'string' && pending.some((p) => sameSerial(p.supersededBy, String(ev.certSerial)))
+        : ev.result === 'ok' && pending.some((p) => p.name === ev.phone);
+    if (!relevant) return;
+    evidence.push(ev);
+    void settle();
+  });
+  closers.push(async () => offEvidence());
+  const graceDue = () => pendingSupersedes(store.index).some((p) => p.graceUntil !== undefined && Date.parse(p.graceUntil) <= store.clock().getTime());
 
   // Follow the CA home: phones added or removed, certificates renewed or revoked.
   let lastStamp = '';
@@ -202,6 +291,7 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
     reloading = true;
     void (async () => {
       try {
+        if (graceDue()) await settle();
         const now = await stamp();
         if (now === lastStamp) return;
         lastStamp = now;
@@ -209,6 +299,8 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
         noteWindows();
         table = await rebuild();
         crl = await fs.readFile(store.paths.crl, 'utf8').catch(() => crl);
+        await followServerCert();
+        httpsServer?.updateTls({ cert: tls.cert, key: tls.key, ca: tls.ca, crl: crlList(crl) });
         for (const s of services) await s.reload?.();
         bus.emit({ event: 'serve.reload', phones: store.index.phones.length, routes: table.routes.length });
       } catch (e) {

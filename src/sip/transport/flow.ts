@@ -24,6 +24,8 @@ export interface TlsPeer {
    * a readable reason), or undefined when it verified (or none was sent).
    */
   readonly certError: string | undefined;
+  /** True for the phone's current certificate, false for an older one in its renewal overlap. */
+  readonly certCurrent?: boolean | undefined;
   /** The phone the verified certificate belongs to (current, valid, not revoked). */
   readonly certPhone: string | undefined;
 }

@@ -37,8 +37,8 @@ export interface TlsCredentials {
   cert: string;
   key: string;
   ca: string;
-  /** PEM CRL of the CA: revoked phone certificates fail verification (CERT_REVOKED). */
-  crl?: string | undefined;
+  /** PEM CRLs, one per trusted CA: revoked phone certificates fail verification (CERT_REVOKED). */
+  crl?: string | string[] | undefined;
 }
 
 export type TlsMin = '1.0' | '1.1' | '1.2' | '1.3';
@@ -55,6 +55,8 @@ export interface HandshakeReport {
   /** The TLS alert involved: what sipsec sent, or what the peer sent. */
   alert?: string | undefined;
   phone?: string | undefined;
+  /** Whether the certificate is the phone's current one (false: an older one in its renewal overlap). */
+  current?: boolean | undefined;
 }
 
 /** What the transport asks its owner about a verified-or-not peer certificate. */
@@ -63,6 +65,7 @@ export type CertificateJudge = (cert: tls.PeerCertificate | undefined, authoriza
   subject: string | undefined;
   error: string | undefined;
   phone: string | undefined;
+  current?: boolean | undefined;
 };
 
 export interface TlsTransportOptions {
@@ -365,6 +368,7 @@ export class TlsTransport {
         certSubject: judged.subject,
         certError: judged.error,
         certPhone: judged.phone,
+        certCurrent: judged.current,
       };
     } catch (e) {
       socket.destroy();
@@ -382,6 +386,7 @@ export class TlsTransport {
       certSerial: peer.certSerial,
       certSubject: peer.certSubject,
       phone: peer.certPhone,
+      ...(peer.certSerial !== undefined && peer.certCurrent !== undefined ? { current: peer.certCurrent } : {}),
       ...(peer.certError ? { error: `client certificate not accepted: ${peer.certError}`, alert: 'none: the first request is answered 403, then the connection closes' } : {}),
     });
     if (peer.certError) {

@@ -69,7 +69,7 @@ function serialOfDer(der: Buffer): string {
   return normSerial(new X509Certificate(der).serialNumber);
 }
 
-function entryFor(name: string, kind: CertKind, cert: IssuedCert, sans: SubjectAltNames, keyType: KeySpec, issuer?: string): CertEntry {
+export function entryFor(name: string, kind: CertKind, cert: IssuedCert, sans: SubjectAltNames, keyType: KeySpec, issuer?: string): CertEntry {
   return {
     ...(issuer ? { issuer } : {}),
     serial: cert.serial,
@@ -300,6 +300,11 @@ export class CaStore {
     return this.cachedSigner;
   }
 
+  /** The passphrase source last used to unlock the CA key in this process, if any. */
+  rememberedPassphrase(): PassphraseSource | undefined {
+    return this.passphrase;
+  }
+
   /** The signer already unlocked in this process, if any (never prompts). */
   unlockedSigner(): Signer | undefined {
     return this.cachedSigner;
@@ -314,6 +319,11 @@ export class CaStore {
     if (!source) throw new SipsecError('PASSPHRASE_REQUIRED', 'the old CA key is needed to sign its CRL', 'give the CA passphrase');
     this.cachedOldSigner = await this.loadSigner(old, source);
     return this.cachedOldSigner;
+  }
+
+  /** Rewrite ca.crt: the certificate(s) phones and servers must trust (both CAs during a rotation). */
+  async writeTrustFile(): Promise<void> {
+    await writeFileAtomic(this.paths.caCert, await this.caCertPem(), { mode: 0o644 });
   }
 
   /** Forget cached CA material (after a rotation switched the current CA). */

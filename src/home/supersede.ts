@@ -110,7 +110,8 @@ export function settleReason(entry: CertEntry, events: Evidence[], now: Date, ke
  * follows at the next `sipsec ca crl`).
  */
 export async function writeCrlIfPossible(store: CaStore, passphrase: PassphraseSource, mustSucceed = false): Promise<boolean> {
-  const source: PassphraseSource = async () => (await passphrase()) ?? process.env.SIPSEC_CA_PASSPHRASE;
+  const remembered = store.rememberedPassphrase();
+  const source: PassphraseSource = async () => (remembered ? await remembered() : undefined) ?? (await passphrase()) ?? (process.env.SIPSEC_CA_PASSPHRASE || undefined);
   try {
     const signer = store.unlockedSigner() ?? (!store.config.encrypted || (await source()) !== undefined ? await store.signer(source) : undefined);
     if (!signer) {

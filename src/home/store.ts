@@ -65,6 +65,11 @@ export function sameSerial(a: string | undefined, b: string | undefined): boolea
   return a !== undefined && b !== undefined && normSerial(a) === normSerial(b);
 }
 
+/** Node prints serials without a leading zero nibble; the index keeps whole octets. */
+function evenHex(hex: string): string {
+  return hex.length % 2 === 1 ? `0${hex}` : hex;
+}
+
 function serialOfDer(der: Buffer): string {
   return normSerial(new X509Certificate(der).serialNumber);
 }
@@ -380,7 +385,9 @@ export class CaStore {
    */
   async prepare(reqs: LeafRequest[], signer: Signer, onDone?: (n: number) => void): Promise<Prepared[]> {
     const now = this.now();
-    const issuer = serialOfDer(signer.certDer);
+    const signerSerial = serialOfDer(signer.certDer);
+    // The CA's serial as its index entry spells it (a new CA's entry may not be committed yet).
+    const issuer = this.idx.certificates.find((c) => c.kind === 'ca' && normSerial(c.serial) === signerSerial)?.serial ?? evenHex(new X509Certificate(signer.certDer).serialNumber.toLowerCase());
     const out: Prepared[] = new Array(reqs.length);
     let next = 0;
     let done = 0;

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { SipsecError, isSipsecError } from '../core/errors.js';
-import { CaStore, normSerial, sameSerial, type PassphraseSource } from './store.js';
+import { CaStore, sameSerial, type PassphraseSource } from './store.js';
 import type { CertEntry, Index } from './schema.js';
 
 /**
@@ -33,10 +33,11 @@ export interface SupersedeOptions {
 export function supersedeIn(draft: Index, oldSerial: string, newSerial: string, at: Date, o: SupersedeOptions = {}): CertEntry {
   const old = draft.certificates.find((c) => sameSerial(c.serial, oldSerial));
   if (!old) throw new SipsecError('NOT_FOUND', `no certificate with serial ${oldSerial}`, 'see sipsec cert list --all');
-  if (!draft.certificates.some((c) => sameSerial(c.serial, newSerial))) throw new SipsecError('NOT_FOUND', `no certificate with serial ${newSerial}`, 'issue the replacement first');
+  const replacement = draft.certificates.find((c) => sameSerial(c.serial, newSerial));
+  if (!replacement) throw new SipsecError('NOT_FOUND', `no certificate with serial ${newSerial}`, 'issue the replacement first');
   if (old.status === 'revoked') return old;
   const graceMs = o.now ? 0 : (o.graceMs ?? DEFAULT_GRACE_MS);
-  old.supersededBy = normSerial(newSerial);
+  old.supersededBy = replacement.serial;
   old.supersededAt = at.toISOString();
   if (graceMs <= 0) return CaStore.revokeIn(draft, old.serial, 'superseded', at);
   if (o.untilRetire) delete old.graceUntil;

@@ -344,6 +344,22 @@ export class CaStore {
     return list[list.length - 1];
   }
 
+  /**
+   * The certificate a server name presents (serve, a PBX). During a CA
+   * rotation it is the one under the old CA (kept valid until `ca
+   * retire-old`): phones that have not fetched the two-CA bundle yet trust
+   * only the old CA, and those that have trust both. Otherwise the name's
+   * current certificate.
+   */
+  servedCert(name: string): CertEntry | undefined {
+    const old = this.oldCa();
+    if (old) {
+      const underOld = this.idx.certificates.filter((c) => c.name === name && c.kind === 'server' && c.status === 'valid' && this.issuerOf(c) === old.serial);
+      if (underOld.length > 0) return underOld[underOld.length - 1];
+    }
+    return this.current(name);
+  }
+
   /** Every certificate a name has had, oldest first. */
   history(name: string): CertEntry[] {
     return this.idx.certificates.filter((c) => c.name === name);

@@ -60,7 +60,7 @@ export interface ServerTlsOptions {
 /** The server certificate a PBX presents: the one named, or the only one there is. */
 export function pickServerCert(store: CaStore, name: string | undefined): CertEntry {
   if (name !== undefined) {
-    const entry = store.current(name);
+    const entry = store.servedCert(name);
     if (!entry || entry.kind !== 'server') {
       throw new SipsecError('NOT_FOUND', `no valid server certificate named '${name}'`, 'see sipsec cert list, or issue one with sipsec server add NAME --ip ADDRESS');
     }
@@ -74,7 +74,8 @@ export function pickServerCert(store: CaStore, name: string | undefined): CertEn
   if (names.length > 1) {
     throw new SipsecError('BAD_INPUT', `there are ${names.length} server certificates (${names.sort().join(', ')})`, 'choose the one this PBX presents with --cert NAME');
   }
-  return store.current(names[0]!)!;
+  // During a CA rotation: the old-CA certificate, which every phone trusts (CaStore.servedCert).
+  return store.servedCert(names[0]!)!;
 }
 
 export async function serverTls(store: CaStore, opts: ServerTlsOptions): Promise<ServerTls> {

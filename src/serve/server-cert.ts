@@ -29,19 +29,9 @@ export function hostIdentity(): { dns: string[]; ip: string[] } {
  * The certificate serve presents: `--cert NAME`, else the only server
  * certificate, else one issued now for this host's names and addresses.
  */
-/**
- * The certificate of a server name serve presents. During a CA rotation it
- * is the one under the old CA (kept valid until `ca retire-old`): phones
- * that have not fetched the two-CA bundle yet trust only the old CA, and
- * those that have trust both. Otherwise the name's current certificate.
- */
+/** The certificate of a server name serve presents (the old-CA one during a rotation: CaStore.servedCert). */
 export function presentedServerCert(store: CaStore, name: string): CertEntry | undefined {
-  const old = store.oldCa();
-  if (old) {
-    const underOld = store.index.certificates.filter((c) => c.name === name && c.kind === 'server' && c.status === 'valid' && store.issuerOf(c) === old.serial);
-    if (underOld.length > 0) return underOld[underOld.length - 1];
-  }
-  return store.current(name);
+  return store.servedCert(name);
 }
 
 export async function chooseServerCert(store: CaStore, name: string | undefined, passphrase: PassphraseSource): Promise<ServerTls> {

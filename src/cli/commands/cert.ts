@@ -96,7 +96,7 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExamples:\n  sipsec cert show telefono1\n  sipsec cert show ca --json')
     .action(async (name: string, o: { json?: boolean }, cmd: Command) => {
       const store = await openStore(cmd);
-      const e = name === 'ca' ? store.index.certificates.find((c) => c.kind === 'ca') : (store.current(name) ?? store.bySerial(name) ?? store.history(name).at(-1));
+      const e = name === 'ca' ? store.currentCa() : (store.current(name) ?? store.bySerial(name) ?? store.history(name).at(-1));
       if (!e) throw new SipsecError('NOT_FOUND', `no certificate named '${name}'`, 'see sipsec cert list');
       if (o.json) return printJson({ ...e, status: statusOf(e, store.clock()).split(' ')[0], certFile: store.paths.cert(e.serial) });
       out(showEntry(store, e));

@@ -9,6 +9,7 @@ import { cleanup, sipsec, tmpDir } from '../helpers/cli.js';
 import { ServeProcess, type ServeEventLike } from '../helpers/serve.js';
 import { CaStore } from '../../src/home/store.js';
 import { requirePeer } from '../helpers/peers.js';
+import { pemBlocks } from '../../src/pki/pem.js';
 
 function run(home: string, args: string[], code = 0): string {
   const r = sipsec(['--home', home, ...args]);
@@ -123,7 +124,20 @@ test('ca rotate: both CAs trusted and in every CA file, phones move one by one w
   assert.equal(t2new.serverOk, true);
   assert.equal(t2new.ev.ok, true, JSON.stringify(t2new.ev));
   assert.equal(t2new.ev.current, true);
-  await serve.waitFor((e) => e.event === 'cert.superseded' && e.serial === old2);
+  const gone2 = await serve.waitFor((e) => e.event === 'cert.superseded' && e.serial === old2);
+  assert.equal(gone2.crl, true, 'serve was given the passphrase: it rewrites the CRL itself');
+  await serve.waitFor((e) => e.event === 'serve.reload' && serve.events.indexOf(e) > serve.events.indexOf(gone2));
+  // crl.pem holds one CRL per CA; each is read on its own by openssl crl.
+  const blocks = pemBlocks(readFileSync(crlFile, 'utf8'), 'X509 CRL');
+  assert.equal(blocks.length, 2);
+  const oldCrlFile = path.join(dir, 'old-crl.pem');
+  writeFileSync(oldCrlFile, blocks[1]!);
+  const listed = execFileSync('openssl', ['crl', '-in', oldCrlFile, '-noout', '-text'], { encoding: 'utf8' });
+  assert.match(listed, /Issuer: .*CN ?= ?Acme SIP CA\n/, 'the second CRL is the old CA\'s, signed by it');
+  assert.match(listed, new RegExp(`Serial Number: ${old2.toUpperCase()}[\\s\\S]*?Superseded`), 'the old CA\'s CRL lists t2\'s old certificate');
+  const v2 = opensslVerify(path.join(home, 'ca.crt'), crlFile, path.join(home, 'certs', `${old2}.crt`));
+  assert.equal(v2.ok, false, 'openssl finds it revoked in the old CA\'s CRL');
+  assert.match(v2.out, /revoked/);
 
   const status = JSON.parse(run(home, ['ca', 'status', '--json'])) as { schema: number; old: { serial: string } | null; usingOldCa: string[]; phones: Array<{ name: string; certCa: string; lastTls: { ca: string; current: boolean } | null }> };
   assert.equal(status.schema, 1);

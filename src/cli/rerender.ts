@@ -12,9 +12,11 @@ export async function rerenderPhones(store: CaStore, names: string[]): Promise<v
   await renderPhones(store, phones, store.paths.provisionDir);
 }
 
-/** Every phone and vendor-wide file (a CA rotation changes the CA in all of them). */
+/**
+ * Every phone and vendor-wide file (a CA rotation changes the CA in all of
+ * them). In place, not through today's renderTree: that one leaves the
+ * baresip/linphone ready directories pointing at its temporary folder.
+ */
 export async function rerenderAll(store: CaStore): Promise<void> {
-  if (store.index.phones.length === 0) return;
-  const { renderTree } = await import('../provision/render.js');
-  await renderTree(store, store.paths.provisionDir);
+  await rerenderPhones(store, store.index.phones.map((p) => p.name));
 }

@@ -62,7 +62,7 @@ export async function rotateCa(store: CaStore, p: RotateParams, passphrase: Pass
   const oldCa = store.currentCa();
   if (!oldCa) throw new SipsecError('CA_CORRUPT', 'the index names no CA', 'restore index.json from a backup');
   // Unlocks (and so checks) the current key before anything is written.
-  await store.signer(passphrase);
+  const oldSigner = await store.signer(passphrase);
   const pass = store.config.encrypted ? await passphrase() : undefined;
   const now = store.clock();
   const oldCn = /CN=([^,]+)/.exec(oldCa.subject)?.[1];
@@ -90,7 +90,7 @@ export async function rotateCa(store: CaStore, p: RotateParams, passphrase: Pass
     onDone,
   );
   try {
-    await store.update((draft) => {
+    await store.update(async (draft) => {
       if (draft.transition) throw new SipsecError('BUSY', 'another sipsec started a CA rotation meanwhile', 'see sipsec ca status');
       for (const c of draft.certificates) if (c.kind !== 'ca' && !c.issuer) c.issuer = oldCa.serial;
       draft.certificates.push(newEntry);
@@ -102,6 +102,7 @@ export async function rotateCa(store: CaStore, p: RotateParams, passphrase: Pass
         supersedeIn(draft, old.serial, pr.entry.serial, now, old.kind === 'server' ? { untilRetire: true } : { graceMs: p.graceMs ?? DEFAULT_GRACE_MS });
       });
       draft.transition = { oldCa: oldCa.serial, startedAt: now.toISOString(), crlNumber: draft.crlNumber };
+      await store.writeCrlFor(draft, signer, oldSigner);
     });
   } catch (e) {
     await store.discard(prepared);
@@ -110,7 +111,6 @@ export async function rotateCa(store: CaStore, p: RotateParams, passphrase: Pass
   await writeFileAtomic(paths.caKey, keyPem, { mode: 0o600 });
   store.resetCa();
   await store.writeTrustFile();
-  await store.writeCrl(await store.signer(passphrase));
   return { oldCa, newCa: newEntry, renewed: prepared.map((pr, i) => ({ name: pr.entry.name, kind: pr.entry.kind, oldSerial: olds[i]!.serial, newSerial: pr.entry.serial })) };
 }
 

@@ -506,7 +506,7 @@ export class CaStore {
    * CRLs, current first: OpenSSL (serve, Kamailio, `openssl verify
    * -crl_check_all`) then finds a CRL for whichever CA a phone's chain uses.
    */
-  private async writeCrlLocked(signer: Signer, out: string, index: Index): Promise<string> {
+  private async crlsFor(index: Index, signer: Signer, oldSigner: Signer | undefined): Promise<{ pem: string; crlNumber: number; transition: Index['transition'] }> {
     const now = this.now();
     const number = index.crlNumber + 1;
     const firstCa = index.certificates.find((c) => c.kind === 'ca')?.serial;
@@ -520,19 +520,33 @@ export class CaStore {
     // RFC 7468 §5 label; @peculiar/x509 writes `CRL`, which OpenSSL cannot read.
     let pem = toPem('X509 CRL', crl);
     let transition = index.transition;
-    if (transition) {
-      const oldSigner = await this.oldSigner();
-      if (oldSigner) {
-        const oldNumber = transition.crlNumber + 1;
-        pem += toPem('X509 CRL', await buildCrl(oldSigner, revokedBy(transition.oldCa), BigInt(oldNumber), now, nextUpdate));
-        transition = { ...transition, crlNumber: oldNumber };
-      }
+    if (transition && oldSigner) {
+      const oldNumber = transition.crlNumber + 1;
+      pem += toPem('X509 CRL', await buildCrl(oldSigner, revokedBy(transition.oldCa), BigInt(oldNumber), now, nextUpdate));
+      transition = { ...transition, crlNumber: oldNumber };
     }
+    return { pem, crlNumber: number, transition };
+  }
+
+  private async writeCrlLocked(signer: Signer, out: string, index: Index): Promise<string> {
+    const { pem, crlNumber, transition } = await this.crlsFor(index, signer, index.transition ? await this.oldSigner() : undefined);
     await writeFileAtomic(out, pem, { mode: 0o644 });
-    const next: Index = { ...index, crlNumber: number, ...(transition ? { transition } : {}) };
+    const next: Index = { ...index, crlNumber, ...(transition ? { transition } : {}) };
     await writeFileAtomic(this.paths.index, JSON.stringify(next, null, 2) + '\n', { mode: 0o600 });
     this.idx = next;
     return out;
+  }
+
+  /**
+   * Inside an `update`: publish the CRLs of the draft before the index
+   * commits (a CA rotation), so a server that follows the index never
+   * trusts a CA whose CRL it cannot find yet.
+   */
+  async writeCrlFor(draft: Index, signer: Signer, oldSigner: Signer | undefined): Promise<void> {
+    const { pem, crlNumber, transition } = await this.crlsFor(draft, signer, oldSigner);
+    await writeFileAtomic(this.paths.crl, pem, { mode: 0o644 });
+    draft.crlNumber = crlNumber;
+    if (transition) draft.transition = transition;
   }
 
   /** Sync the certs/ and private/ directories once per batch (each file was fsynced already). */

@@ -302,7 +302,7 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
         await followServerCert();
         httpsServer?.updateTls({ cert: tls.cert, key: tls.key, ca: tls.ca, crl: crlList(crl) });
         for (const s of services) await s.reload?.();
-        bus.emit({ event: 'serve.reload', phones: store.index.phones.length, routes: table.routes.length });
+        bus.emit({ event: 'serve.reload', phones: store.index.phones.length, routes: table.routes.length, crlNumber: store.index.crlNumber, trustedCas: [store.currentCa()?.serial, store.oldCa()?.serial].filter((x) => x !== undefined) });
       } catch (e) {
         bus.emit({ event: 'serve.error', reason: `reload failed: ${(e as Error).message}` });
       } finally {

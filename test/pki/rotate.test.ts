@@ -72,6 +72,9 @@ test('ca rotate: both CAs trusted and in every CA file, phones move one by one w
 
   const serve = await ServeProcess.start(home, ['--tftp-port', 'off', '--https-port', '0', '--sip-port', '0', '--diagnostic-port', 'off', '--client-cert', 'required', '--passphrase-file', pw]);
   t.after(() => serve.stop());
+  t.after(() => {
+    if (process.env.SIPSEC_DEBUG_EVENTS) for (const e of serve.events) console.error(JSON.stringify(e).slice(0, 300));
+  });
   assert.equal(serve.events.find((e) => e.event === 'serve.start')?.serverCert, 'registrar');
 
   // Wrong and missing passphrases are refused before anything changes.
@@ -113,7 +116,10 @@ test('ca rotate: both CAs trusted and in every CA file, phones move one by one w
   writeFileSync(oldOnly, oldCaPem);
   assert.equal(opensslVerify(oldOnly, crlFile, path.join(home, 'certs', `${new1}.crt`)).ok, false, 'the new certificate chains to the new CA only');
 
-  await serve.waitFor((e) => e.event === 'serve.reload' && serve.events.filter((x) => x.event === 'serve.reload').length > reloadsBefore);
+  // serve follows: both CAs trusted, and the CRLs written with them.
+  const crlNumber = store.index.crlNumber;
+  const reload = await serve.waitFor((e) => e.event === 'serve.reload' && Number(e.crlNumber) >= crlNumber && serve.events.filter((x) => x.event === 'serve.reload').indexOf(e) >= reloadsBefore);
+  assert.deepEqual(reload.trustedCas, [newCa, oldCa]);
   // t1 has not resynced: it trusts only the old CA and presents its old certificate. Both work.
   const t1old = await present(serve, home, old1, oldCaPem);
   assert.equal(t1old.serverOk, true, `a phone trusting only the old CA still verifies the registrar: ${t1old.serverError}`);

@@ -11,6 +11,7 @@ import { legacyPrivateKeyPem } from '../pki/keys.js';
 import type { RevocationReason } from '../pki/crl.js';
 import { buildPkcs12, type P12Profile } from '../pki/pkcs12.js';
 import { supersedeIn } from './supersede.js';
+import type { SubjectAltNames } from '../pki/profiles.js';
 
 /**
  * The CA operations behind `sipsec ca|server|cert`: each takes plain
@@ -129,6 +130,11 @@ export async function revokeCert(store: CaStore, name: string, reason: Revocatio
 export interface RenewOptions {
   key?: KeySpec;
   days?: number;
+  /**
+   * New names for the certificate (renewCert only): `phone edit` re-issues
+   * with the phone's new names and the same overlap (phoneSans gives them).
+   */
+  names?: { cn?: string; sans: SubjectAltNames };
   /** How long the old certificate stays valid at most (ms; default 14 days). */
   graceMs?: number;
   /** Revoke the old certificate at once (its key is compromised). */
@@ -152,6 +158,7 @@ export async function renewCert(store: CaStore, name: string, passphrase: Passph
 
 /** Renew several certificates in one batch (one signature pass, one index commit, one CRL). */
 export async function renewMany(store: CaStore, names: string[], passphrase: PassphraseSource, opts: RenewOptions = {}, onDone?: (n: number) => void): Promise<Renewal[]> {
+  if (opts.names && names.length !== 1) throw new SipsecError('BAD_INPUT', 'new names apply to one certificate at a time', 'renew each with its own names');
   const olds: CertEntry[] = [];
   for (const name of names) {
     if (name === 'ca') throw new SipsecError('BAD_INPUT', 'the CA is not renewed in place', 'rotate it with sipsec ca rotate: phones move to the new CA without an outage');
@@ -166,7 +173,7 @@ export async function renewMany(store: CaStore, names: string[], passphrase: Pas
   if (olds.length === 0) return [];
   const signer = await store.signer(passphrase);
   const prepared = await store.prepare(
-    olds.map((old) => ({ name: old.name, kind: old.kind === 'server' ? 'server' : 'phone', cn: /CN=([^,]+)/.exec(old.subject)?.[1] ?? old.name, sans: old.sans, keySpec: opts.key ?? old.keyType, days: opts.days ?? store.config.leafDays })),
+    olds.map((old) => ({ name: old.name, kind: old.kind === 'server' ? 'server' : 'phone', cn: (olds.length === 1 ? opts.names?.cn : undefined) ?? /CN=([^,]+)/.exec(old.subject)?.[1] ?? old.name, sans: (olds.length === 1 ? opts.names?.sans : undefined) ?? old.sans, keySpec: opts.key ?? old.keyType, days: opts.days ?? store.config.leafDays })),
     signer,
     onDone,
   );

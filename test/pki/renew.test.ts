@@ -157,5 +157,12 @@ test('library: supersedeCertificate and the evidence rules (fetch of a key file,
   assert.equal(s.status, 'revoked');
   assert.equal(s.reason, 'superseded');
   assert.deepEqual(pendingSupersedes(store.index).map((c) => c.serial), [old.serial]);
+  // phone edit's path: the same overlap for a certificate re-issued with new names; grace as a span.
+  const edited = await renewCert(store, 'registrar', noPass, { names: { sans: { dns: ['localhost', 'pbx2.test'], ip: ['127.0.0.1'], uri: ['sip:pbx.test'] } }, graceMs: 0 });
+  assert.deepEqual(store.current('registrar')!.sans.dns, ['localhost', 'pbx2.test']);
+  const more = await renewCert(store, 'registrar', noPass, { graceMs: 60_000 });
+  await supersedeCertificate(store, edited.renewed.serial, more.renewed.serial, { grace: '36h' });
+  const h = (Date.parse(store.bySerial(edited.renewed.serial)!.graceUntil!) - Date.parse(store.bySerial(edited.renewed.serial)!.supersededAt!)) / 3_600_000;
+  assert.equal(h, 36);
   assert.deepEqual((await sweepSupersedes(store)).settled, [], 'no evidence and no grace over: nothing settles');
 });

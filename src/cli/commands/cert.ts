@@ -6,6 +6,9 @@ import { currentOrThrow, expiringCerts, exportCert, readSecretFile, renewMany, r
 import { KEY_SPECS, type KeySpec } from '../../pki/keys.js';
 import { parseDays } from '../../inventory/phones.js';
 import { rerenderPhones } from '../rerender.js';
+import { parseSpan } from '../../home/supersede.js';
+
+export { parseSpan };
 import type { CertEntry } from '../../home/schema.js';
 import type { CaStore } from '../../home/store.js';
 import { openStore, passphraseSource } from '../context.js';
@@ -20,16 +23,6 @@ function statusOf(e: CertEntry, now: Date): string {
   if (new Date(e.notAfter) < now) return 'expired';
   if (e.supersededBy) return e.graceUntil ? `valid (renewed; revoked by ${shortDate(e.graceUntil)} at the latest)` : 'valid (renewed; kept until ca retire-old)';
   return 'valid';
-}
-
-/** `14d`, `36h`, `90m`, `30s`; a bare number is `unit` (days for --expiring). */
-export function parseSpan(value: string, flag: string, unit: 'd' | 's' = 'd'): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(value.trim());
-  if (!m) throw new SipsecError('BAD_INPUT', `invalid ${flag} '${value}'`, 'write it as 14d, 36h or 90m');
-  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? unit) as 'ms' | 's' | 'm' | 'h' | 'd'];
-  const ms = Math.round(Number(m[1]) * factor);
-  if (!Number.isFinite(ms) || ms > 36_500 * 86_400_000) throw new SipsecError('BAD_INPUT', `invalid ${flag} '${value}'`, 'give at most 36500d');
-  return ms;
 }
 
 function showEntry(store: CaStore, e: CertEntry): string {

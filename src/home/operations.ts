@@ -184,10 +184,7 @@ export async function renewMany(store: CaStore, names: string[], passphrase: Pas
         draft.certificates.push(p.entry);
         const old = olds[i]!;
         if (old.status !== 'valid') return;
-        // An earlier overlap of the same name ends here too: only the newest old certificate keeps it.
-        for (const c of draft.certificates) {
-          if (c.name === old.name && c.status === 'valid' && c.supersededBy && c.serial !== old.serial) CaStore.revokeIn(draft, c.serial, 'superseded', at);
-        }
+        // An earlier overlap of the same name keeps its own end: the phone may still hold that certificate.
         supersedeIn(draft, old.serial, p.entry.serial, at, { ...(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {}), ...(opts.now ? { now: true } : {}) });
       });
     });

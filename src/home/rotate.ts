@@ -97,8 +97,7 @@ export async function rotateCa(store: CaStore, p: RotateParams, passphrase: Pass
       prepared.forEach((pr, i) => {
         draft.certificates.push(pr.entry);
         const old = olds[i]!;
-        // An older overlap of the same name ends here: only the newest old certificate keeps one.
-        for (const c of draft.certificates) if (c.name === old.name && c.status === 'valid' && c.supersededBy && c.serial !== old.serial) CaStore.revokeIn(draft, c.serial, 'superseded', now);
+        // An older overlap of the same name keeps its own end (the phone may still hold that certificate).
         supersedeIn(draft, old.serial, pr.entry.serial, now, old.kind === 'server' ? { untilRetire: true } : { graceMs: p.graceMs ?? DEFAULT_GRACE_MS });
       });
       draft.transition = { oldCa: oldCa.serial, startedAt: now.toISOString(), crlNumber: draft.crlNumber };
@@ -156,7 +155,8 @@ export async function caStatus(store: CaStore): Promise<CaStatus> {
   }
   const phones: PhoneCaStatus[] = store.index.phones.map((ph) => {
     const c = store.current(ph.name);
-    const overlap = store.index.certificates.filter((x) => x.name === ph.name && x.status === 'valid' && x.supersededBy).at(-1);
+    const overlaps = store.index.certificates.filter((x) => x.name === ph.name && x.status === 'valid' && x.supersededBy);
+    const overlap = overlaps.at(-1);
     const tls = lastTls.get(ph.name);
     const tlsEntry = tls ? store.bySerial(tls.certSerial) : undefined;
     const lt = tls ? { ...tls, ca: tlsEntry ? roleOfCa(store.issuerOf(tlsEntry)) : ('unknown' as CaRole) } : null;
@@ -170,7 +170,7 @@ export async function caStatus(store: CaStore): Promise<CaStatus> {
       oldCertCa: overlap ? roleOfCa(store.issuerOf(overlap)) : null,
       lastTls: lt,
       // Until it fetched its new files or presented its new certificate, its old-CA certificate is what it has.
-      usesOldCa: old !== undefined && (certCa === 'old' || lt?.ca === 'old' || (overlap !== undefined && roleOfCa(store.issuerOf(overlap)) === 'old')),
+      usesOldCa: old !== undefined && (certCa === 'old' || lt?.ca === 'old' || overlaps.some((x) => roleOfCa(store.issuerOf(x)) === 'old')),
     };
   });
   return {

@@ -100,13 +100,14 @@ export interface Settled {
  * certificate, or fetched one of its files carrying its new key (those
  * come with the new certificate), or the grace period is over.
  */
-export function settleReason(entry: CertEntry, events: Evidence[], now: Date, keyFiles?: (phone: string) => boolean): Settled['why'] | undefined {
+export function settleReason(entry: CertEntry, events: Evidence[], now: Date, keyFiles?: (phone: string) => boolean, newer?: (serial: string) => boolean): Settled['why'] | undefined {
   if (entry.status !== 'valid' || !entry.supersededBy) return undefined;
   const since = Date.parse(entry.supersededAt ?? '1970-01-01T00:00:00Z');
   for (const ev of events) {
     const t = ev.time ? Date.parse(ev.time) : now.getTime();
     if (!(t >= since)) continue;
-    if (ev.event === 'tls.handshake' && ev.ok === true && typeof ev.certSerial === 'string' && sameSerial(ev.certSerial, entry.supersededBy)) return 'presented';
+    // Its replacement, or a later one still (renewed twice before the phone resynced).
+    if (ev.event === 'tls.handshake' && ev.ok === true && typeof ev.certSerial === 'string' && (sameSerial(ev.certSerial, entry.supersededBy) || newer?.(ev.certSerial) === true)) return 'presented';
     if (entry.kind === 'phone' && ev.event === 'provision.fetch' && ev.result === 'ok' && ev.phone === entry.name) {
       // A vendor that delivers no key (Snom, Polycom by default) has only its config to fetch.
       if (ev.holdsKey === true || (keyFiles && !keyFiles(entry.name))) return 'fetched';
@@ -146,8 +147,14 @@ export async function writeCrlIfPossible(store: CaStore, passphrase: PassphraseS
  */
 export async function settleSupersedes(store: CaStore, events: Evidence[], o: { passphrase?: PassphraseSource; keyFiles?: (phone: string) => boolean } = {}): Promise<{ settled: Settled[]; crlWritten: boolean }> {
   const now = store.clock();
+  const certs = store.index.certificates;
+  // A certificate of the same name issued after `e`: presenting it proves the phone moved past `e`.
+  const newerThan = (e: CertEntry) => (serial: string) => {
+    const i = certs.findIndex((c) => sameSerial(c.serial, serial));
+    return i > certs.indexOf(e) && certs[i]!.name === e.name;
+  };
   const due = pendingSupersedes(store.index)
-    .map((e) => ({ e, why: settleReason(e, events, now, o.keyFiles) }))
+    .map((e) => ({ e, why: settleReason(e, events, now, o.keyFiles, newerThan(e)) }))
     .filter((x): x is { e: CertEntry; why: Settled['why'] } => x.why !== undefined);
   if (due.length === 0) return { settled: [], crlWritten: false };
   const settled = await store.update((draft) => {

@@ -11,7 +11,6 @@ import { EventBus, EventLog, type EventInput, type ServeEvent } from './events.j
 import { startControl } from './control.js';
 import { chooseServerCert, type ServerTls } from './server-cert.js';
 import { pemBlocks } from '../pki/pem.js';
-import { sameSerial } from '../home/store.js';
 import { pendingSupersedes, settleSupersedes, type Evidence } from '../home/supersede.js';
 
 /** The CRLs in crl.pem (one per trusted CA during a rotation), as node:tls wants them: one PEM each. */
@@ -269,7 +268,7 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
     if (pending.length === 0) return;
     const relevant =
       ev.event === 'tls.handshake'
-        ? typeof ev.certSerial === 'string' && pending.some((p) => sameSerial(p.supersededBy, String(ev.certSerial)))
+        ? ev.ok === true && typeof ev.certSerial === 'string' && pending.some((p) => p.name === store.bySerial(String(ev.certSerial))?.name)
         : ev.result === 'ok' && pending.some((p) => p.name === ev.phone);
     if (!relevant) return;
     evidence.push(ev);

@@ -8,7 +8,7 @@ import { cleanup, sipsec, tmpDir } from '../helpers/cli.js';
 import { ServeProcess, type ServeEventLike } from '../helpers/serve.js';
 import { CaStore } from '../../src/home/store.js';
 import { renewCert } from '../../src/home/operations.js';
-import { pendingSupersedes, settleReason, supersedeCertificate, sweepSupersedes } from '../../src/home/supersede.js';
+import { pendingSupersedes, settleReason, settleSupersedes, supersedeCertificate, sweepSupersedes } from '../../src/home/supersede.js';
 import { requirePeer } from '../helpers/peers.js';
 
 function run(home: string, args: string[], code = 0): string {
@@ -165,4 +165,15 @@ test('library: supersedeCertificate and the evidence rules (fetch of a key file,
   const h = (Date.parse(store.bySerial(edited.renewed.serial)!.graceUntil!) - Date.parse(store.bySerial(edited.renewed.serial)!.supersededAt!)) / 3_600_000;
   assert.equal(h, 36);
   assert.deepEqual((await sweepSupersedes(store)).settled, [], 'no evidence and no grace over: nothing settles');
+
+  // Renewed twice before the phone resynced: both older certificates stay valid (the phone may hold
+  // either); presenting the newest ends both overlaps.
+  const twice = await renewCert(store, 'telefono1', noPass, { graceMs: 3_600_000 });
+  assert.equal(twice.old.serial, renewed.serial);
+  assert.equal(store.roleOf(old.serial), 'overlap');
+  assert.equal(store.roleOf(renewed.serial), 'overlap');
+  assert.equal(store.roleOf(twice.renewed.serial), 'current');
+  const done = await settleSupersedes(store, [{ event: 'tls.handshake', ok: true, certSerial: twice.renewed.serial, time: new Date(Date.now() + 1000).toISOString() }]);
+  assert.deepEqual(done.settled.map((x) => [x.serial, x.why]).sort(), [[old.serial, 'presented'], [renewed.serial, 'presented']].sort());
+  assert.equal(store.roleOf(old.serial), undefined);
 });

@@ -15,11 +15,11 @@ import type { CertEntry, Index } from './schema.js';
 
 export const DEFAULT_GRACE_MS = 14 * 86_400_000;
 
-/** `14d`, `36h`, `90m`, `30s`; a bare number is `unit` (days for --expiring). */
-export function parseSpan(value: string, flag: string, unit: 'd' | 's' = 'd'): number {
+/** `14d`, `36h`, `90m`, `30s`; a bare number is days (--grace, --expiring). */
+export function parseSpan(value: string, flag: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(value.trim());
   if (!m) throw new SipsecError('BAD_INPUT', `invalid ${flag} '${value}'`, 'write it as 14d, 36h or 90m');
-  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? unit) as 'ms' | 's' | 'm' | 'h' | 'd'];
+  const factor = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 'd') as 'ms' | 's' | 'm' | 'h' | 'd'];
   const ms = Math.round(Number(m[1]) * factor);
   if (!Number.isFinite(ms) || ms > 36_500 * 86_400_000) throw new SipsecError('BAD_INPUT', `invalid ${flag} '${value}'`, 'give at most 36500d');
   return ms;
@@ -49,7 +49,7 @@ export function supersedeIn(draft: Index, oldSerial: string, newSerial: string, 
   const replacement = draft.certificates.find((c) => sameSerial(c.serial, newSerial));
   if (!replacement) throw new SipsecError('NOT_FOUND', `no certificate with serial ${newSerial}`, 'issue the replacement first');
   if (old.status === 'revoked') return old;
-  const graceMs = o.now ? 0 : (o.graceMs ?? (typeof o.grace === 'string' ? parseSpan(o.grace, 'grace', 's') : o.grace) ?? DEFAULT_GRACE_MS);
+  const graceMs = o.now ? 0 : (o.graceMs ?? (typeof o.grace === 'string' ? parseSpan(o.grace, 'grace') : o.grace) ?? DEFAULT_GRACE_MS);
   old.supersededBy = replacement.serial;
   old.supersededAt = at.toISOString();
   if (graceMs <= 0) return CaStore.revokeIn(draft, old.serial, 'superseded', at);

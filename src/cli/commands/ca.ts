@@ -214,7 +214,7 @@ Examples:
   sipsec ca retire-old`,
     )
     .action(async (o: { key: KeySpec; days: string; cn?: string; grace: string; passphraseFile?: string; passphrase?: boolean; json?: boolean }, cmd: Command) => {
-      const graceMs = parseSpan(o.grace, '--grace', 's');
+      const graceMs = parseSpan(o.grace, '--grace');
       const days = parseDays(o.days, 3650);
       if (o.cn !== undefined && (o.cn.trim() === '' || /[\u0000-\u001f]/.test(o.cn))) throw new SipsecError('BAD_INPUT', 'invalid --cn', 'give a non-empty name');
       const store = await openStore(cmd);

@@ -136,7 +136,7 @@ Examples:
       if ((name === undefined) === (o.expiring === undefined)) throw new SipsecError('BAD_INPUT', name === undefined ? 'nothing to renew' : 'give NAME or --expiring, not both', 'sipsec cert renew NAME, or sipsec cert renew --expiring 60d');
       const graceGiven = cmd.getOptionValueSource('grace') === 'cli';
       if (o.now && graceGiven) throw new SipsecError('BAD_INPUT', '--now and --grace contradict each other', '--now revokes the old certificate at once; --grace keeps it valid for a while');
-      const graceMs = parseSpan(o.grace, '--grace', 's');
+      const graceMs = parseSpan(o.grace, '--grace');
       const within = o.expiring !== undefined ? parseSpan(o.expiring, '--expiring') : undefined;
       const days = o.days !== undefined ? parseDays(o.days, 825) : undefined;
       const store = await openStore(cmd);

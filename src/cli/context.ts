@@ -14,8 +14,33 @@ export function homeOf(cmd: Command): string {
   return opts.home ?? defaultHome();
 }
 
+/**
+ * Open the CA home and settle the renewal overlaps that ended while no
+ * serve was watching (home/supersede.ts): every command does it, so an old
+ * certificate never outlives its grace period by more than the next command.
+ */
 export async function openStore(cmd: Command): Promise<CaStore> {
-  return CaStore.open(homeOf(cmd));
+  const store = await CaStore.open(homeOf(cmd));
+  if (store.index.certificates.some((c) => c.status === 'valid' && c.supersededBy !== undefined)) {
+    const { sweepSupersedes } = await import('../home/supersede.js');
+    try {
+      const { settled, crlWritten } = await sweepSupersedes(store, {
+        keyPhones: async (names) => {
+          const { buildRoutes } = await import('../provision/routes.js');
+          const table = await buildRoutes(store, store.index.phones.filter((p) => names.includes(p.name)));
+          return new Set(names.filter((n) => table.forPhone(n).some((r) => r.holdsKey)));
+        },
+      });
+      for (const x of settled) {
+        const why = x.why === 'grace' ? 'its grace period is over' : x.why === 'presented' ? 'the phone presented its new certificate' : 'the phone fetched its new files';
+        process.stderr.write(`note: revoked the old certificate ${x.serial} of ${x.name} as superseded (${why})\n`);
+      }
+      if (settled.length > 0 && !crlWritten) process.stderr.write('note: the CA key is encrypted: run sipsec ca crl so the CRL lists them (sipsec serve already refuses them)\n');
+    } catch (e) {
+      process.stderr.write(`warning: could not settle renewal overlaps: ${e instanceof Error ? e.message : String(e)}\n`);
+    }
+  }
+  return store;
 }
 
 /**

@@ -52,8 +52,14 @@ const serveStart = event('serve.start', {
   routes: z.number(),
 });
 const serveStop = event('serve.stop', {});
-const serveReload = event('serve.reload', { phones: z.number(), routes: z.number() });
-const serveError = event('serve.error', { reason: z.string(), code: codes('serve.reload_failed', 'sip.handler_failed', 'sip.extension_failed') });
+const serveReload = event('serve.reload', {
+  phones: z.number(),
+  routes: z.number(),
+  crlNumber: z.number().optional(),
+  /** Serials of the CAs trusted now: two during a CA rotation. */
+  trustedCas: z.array(z.string()).optional(),
+});
+const serveError = event('serve.error', { reason: z.string(), code: codes('serve.reload_failed', 'serve.server_cert', 'serve.supersede_failed', 'sip.handler_failed', 'sip.extension_failed') });
 const serveNotice = event('serve.notice', { note: z.string(), code: codes('sip.diagnostic_unavailable').optional() });
 const serveCertificate = event('serve.certificate', {
   name: z.string(),
@@ -87,6 +93,8 @@ const handshakeCommon = {
   cipher: z.string().optional(),
   certSerial: z.string().optional(),
   certSubject: z.string().optional(),
+  /** With certSerial: the phone's current certificate (true), or its previous one inside the renewal overlap (false). */
+  current: z.boolean().optional(),
 };
 const tlsHandshakeOk = event('tls.handshake', { ...handshakeCommon, ok: z.literal(true) });
 const tlsHandshakeFailed = event('tls.handshake', {
@@ -246,6 +254,19 @@ const dialogEnd = event('dialog.end', {
   ext: z.string(),
   callId: z.string(),
   reason: z.enum(['bye', 'local-bye', 'cancel', 'rejected', 'no-ack', 'shutdown']),
+});
+
+// ------------------------------------------------------------------ renewal
+
+const certSuperseded = event('cert.superseded', {
+  /** The certificate's name (a phone's, or a server's). */
+  name: z.string(),
+  serial: z.string(),
+  supersededBy: z.string(),
+  /** What ended the overlap: the new certificate presented, the new files fetched, or the grace period. */
+  why: z.enum(['presented', 'fetched', 'grace']),
+  /** Whether the CRL was rewritten at once (false: the CA key is encrypted and serve has no passphrase). */
+  crl: z.boolean(),
 });
 
 // ------------------------------------------------------------------ resync
@@ -431,6 +452,7 @@ export const SERVE_EVENTS = {
   'call.end': { schema: callEnd, summary: 'a call ended: the echo\'s media counters, or a proxied BYE' },
   'provision.fetch': { schema: provisionFetch, summary: 'a provisioning file served (HTTPS, HTTP, TFTP)' },
   'provision.denied': { schema: provisionDenied, summary: 'a provisioning request refused' },
+  'cert.superseded': { schema: certSuperseded, summary: 'a renewal overlap ended: the old certificate is revoked as superseded' },
   'phone.resync': { schema: phoneResync, summary: 'a registered phone was told to fetch its files again (NOTIFY), and what it answered' },
   'provision.suppressed': { schema: provisionSuppressed, summary: 'TFTP refusals counted instead of reported (flood)' },
 } as const;

@@ -131,6 +131,8 @@ export const FAILURE_CODES = {
   'http.auth_locked_out': 'an address locked out after repeated authentication failures (SIP or HTTPS) was refused over HTTPS',
   'register.bad_expires': 'a REGISTER with a malformed Expires header or expires Contact parameter (400)',
   'sip.ack_cseq_mismatch': 'an ACK whose CSeq number is not its INVITE\'s (RFC 3261 §17.1.1.3): it confirms nothing, as chan_sip treats it',
+  'serve.server_cert': 'serve could not switch to a renewed or rotated server certificate; it keeps presenting the current one',
+  'serve.supersede_failed': 'ending a renewal overlap (revoking the old certificate) failed; it is tried again',
 } as const satisfies Record<string, string>;
 
 export type FailureCode = keyof typeof FAILURE_CODES;

@@ -10,6 +10,8 @@ import type { KeySpec } from '../pki/keys.js';
 import { legacyPrivateKeyPem } from '../pki/keys.js';
 import type { RevocationReason } from '../pki/crl.js';
 import { buildPkcs12, type P12Profile } from '../pki/pkcs12.js';
+import { supersedeIn } from './supersede.js';
+import type { SubjectAltNames } from '../pki/profiles.js';
 
 /**
  * The CA operations behind `sipsec ca|server|cert`: each takes plain
@@ -23,8 +25,8 @@ export async function initCa(home: string, p: InitParams, passphrase: string | u
 
 export async function caInfo(store: CaStore) {
   const cert = await store.caCertificate();
-  const entry = store.index.certificates.find((c) => c.kind === 'ca');
-  const count = (kind: string) => store.index.certificates.filter((c) => c.kind === kind && c.status === 'valid').length;
+  const entry = store.currentCa();
+  const count = (kind: string) => new Set(store.index.certificates.filter((c) => c.kind === kind && c.status === 'valid').map((c) => c.name)).size;
   return {
     home: store.paths.root,
     subject: entry?.subject ?? cert.subject.replace(/\n/g, ', '),
@@ -45,6 +47,7 @@ export async function caInfo(store: CaStore) {
     crl: store.paths.crl,
     servers: count('server'),
     phones: store.index.phones.length,
+    rotation: store.index.transition ? { oldCa: store.index.transition.oldCa, startedAt: store.index.transition.startedAt } : null,
     revoked: store.index.certificates.filter((c) => c.status === 'revoked').length,
   };
 }
@@ -116,41 +119,100 @@ export async function revokeCert(store: CaStore, name: string, reason: Revocatio
   if (name === 'ca') throw new SipsecError('BAD_INPUT', 'the CA cannot revoke itself', 'to retire the CA, create a new one with sipsec ca init --force');
   const entry = currentOrThrow(store, name);
   const signer = await store.signer(passphrase);
-  const revoked = await store.update((draft) => CaStore.revokeIn(draft, entry.serial, reason, store.clock()));
+  const revoked = await store.update((draft) => {
+    // An older certificate still in its renewal overlap goes too: revoking a name ends all of it.
+    for (const c of draft.certificates) if (c.name === name && c.status === 'valid' && c.supersededBy && c.serial !== entry.serial) CaStore.revokeIn(draft, c.serial, reason, store.clock());
+    return CaStore.revokeIn(draft, entry.serial, reason, store.clock());
+  });
   await store.writeCrl(signer);
   return revoked;
 }
 
+export interface RenewOptions {
+  key?: KeySpec;
+  days?: number;
+  /**
+   * New names for the certificate (renewCert only): `phone edit` re-issues
+   * with the phone's new names and the same overlap (phoneSans gives them).
+   */
+  names?: { cn?: string; sans: SubjectAltNames };
+  /** How long the old certificate stays valid at most (ms; default 14 days). */
+  graceMs?: number;
+  /** Revoke the old certificate at once (its key is compromised). */
+  now?: boolean;
+}
+
+export interface Renewal {
+  old: CertEntry;
+  renewed: CertEntry;
+}
+
 /**
- * New key and certificate with the same names; the old certificate is
- * revoked as superseded so a stolen old key stops working too.
+ * New key and certificate with the same names. The old certificate stays
+ * valid for the overlap (supersede.ts) so a phone that has not fetched its
+ * new files yet still registers; `now` revokes it at once (compromise).
  */
-export async function renewCert(store: CaStore, name: string, passphrase: PassphraseSource, opts: { key?: KeySpec; days?: number } = {}): Promise<{ old: CertEntry; renewed: CertEntry }> {
-  if (name === 'ca') throw new SipsecError('BAD_INPUT', 'the CA is not renewed in place', 'create a new CA with sipsec ca init --force and re-provision the phones');
-  if (isIP(name) === 0) checkNameSyntax(name, 'certificate name');
-  const history = store.history(name).filter((c) => c.kind !== 'ca');
-  const old = store.current(name) ?? history[history.length - 1];
-  if (!old) throw new SipsecError('NOT_FOUND', `no certificate named '${name}'`, 'see sipsec cert list');
-  if (old.kind === 'phone' && !store.index.phones.some((p) => p.name === name)) {
-    throw new SipsecError('NOT_FOUND', `phone '${name}' was removed`, `add it again with sipsec phone add ${name} ...`);
+export async function renewCert(store: CaStore, name: string, passphrase: PassphraseSource, opts: RenewOptions = {}): Promise<Renewal> {
+  const [r] = await renewMany(store, [name], passphrase, opts);
+  return r!;
+}
+
+/** Renew several certificates in one batch (one signature pass, one index commit, one CRL). */
+export async function renewMany(store: CaStore, names: string[], passphrase: PassphraseSource, opts: RenewOptions = {}, onDone?: (n: number) => void): Promise<Renewal[]> {
+  if (opts.names && names.length !== 1) throw new SipsecError('BAD_INPUT', 'new names apply to one certificate at a time', 'renew each with its own names');
+  const olds: CertEntry[] = [];
+  for (const name of names) {
+    if (name === 'ca') throw new SipsecError('BAD_INPUT', 'the CA is not renewed in place', 'rotate it with sipsec ca rotate: phones move to the new CA without an outage');
+    if (isIP(name) === 0) checkNameSyntax(name, 'certificate name');
+    const history = store.history(name).filter((c) => c.kind !== 'ca');
+    const old = store.current(name) ?? history[history.length - 1];
+    if (!old) throw new SipsecError('NOT_FOUND', `no certificate named '${name}'`, 'see sipsec cert list');
+    if (old.kind === 'phone' && !store.index.phones.some((p) => p.name === name)) {
+      throw new SipsecError('NOT_FOUND', `phone '${name}' was removed`, `add it again with sipsec phone add ${name} ...`);
+    }
+    olds.push(old);
   }
+  if (olds.length === 0) return [];
   const signer = await store.signer(passphrase);
-  const cn = /CN=([^,]+)/.exec(old.subject)?.[1] ?? name;
-  const [prepared] = await store.prepare(
-    [{ name, kind: old.kind === 'server' ? 'server' : 'phone', cn, sans: old.sans, keySpec: opts.key ?? old.keyType, days: opts.days ?? store.config.leafDays }],
+  const prepared = await store.prepare(
+    olds.map((old) => ({ name: old.name, kind: old.kind === 'server' ? 'server' : 'phone', cn: (olds.length === 1 ? opts.names?.cn : undefined) ?? /CN=([^,]+)/.exec(old.subject)?.[1] ?? old.name, sans: (olds.length === 1 ? opts.names?.sans : undefined) ?? old.sans, keySpec: opts.key ?? old.keyType, days: opts.days ?? store.config.leafDays })),
     signer,
+    onDone,
   );
+  const at = store.clock();
   try {
     await store.update((draft) => {
-      if (old.status === 'valid') CaStore.revokeIn(draft, old.serial, 'superseded', store.clock());
-      draft.certificates.push(prepared!.entry);
+      prepared.forEach((p, i) => {
+        draft.certificates.push(p.entry);
+        const old = olds[i]!;
+        if (old.status !== 'valid') return;
+        // An earlier overlap of the same name keeps its own end: the phone may still hold that certificate.
+        supersedeIn(draft, old.serial, p.entry.serial, at, { ...(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {}), ...(opts.now ? { now: true } : {}) });
+      });
     });
   } catch (e) {
-    await store.discard([prepared!]);
+    await store.discard(prepared);
     throw e;
   }
+  // A fresh CRL either way: cheap, and it lists any overlap that ended here.
   await store.writeCrl(signer);
-  return { old, renewed: prepared!.entry };
+  return prepared.map((p, i) => ({ old: olds[i]!, renewed: store.bySerial(p.entry.serial) ?? p.entry }));
+}
+
+/** Every valid phone and server certificate (the current one of its name) that ends before `now + withinMs`. */
+export function expiringCerts(store: CaStore, withinMs: number): CertEntry[] {
+  const limit = store.clock().getTime() + withinMs;
+  const names = new Set<string>();
+  const out: CertEntry[] = [];
+  for (const c of store.index.certificates) {
+    if (c.kind === 'ca' || names.has(c.name)) continue;
+    const cur = store.current(c.name);
+    if (!cur) continue;
+    names.add(c.name);
+    if (cur.kind === 'phone' && !store.index.phones.some((p) => p.name === cur.name)) continue;
+    if (Date.parse(cur.notAfter) <= limit) out.push(cur);
+  }
+  return out;
 }
 
 export type ExportFormat = 'pem' | 'der' | 'p12';

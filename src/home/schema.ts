@@ -53,6 +53,18 @@ export const CertEntrySchema = z.object({
   status: z.enum(['valid', 'revoked']),
   revokedAt: z.string().optional(),
   reason: z.enum(REVOCATION_REASONS).optional(),
+  /** Serial of the CA that signed it (absent: the home's only CA, before any rotation). */
+  issuer: z.string().regex(/^[0-9a-f]+$/).optional(),
+  /**
+   * Renewal overlap: the serial of the certificate that replaces this one.
+   * It stays valid (accepted by the registrar, not in the CRL) until the
+   * phone fetched its new files or presented the new certificate, or until
+   * `graceUntil`; then it is revoked as superseded.
+   */
+  supersededBy: z.string().regex(/^[0-9a-f]+$/).optional(),
+  supersededAt: z.string().optional(),
+  /** Absent with supersededBy: no timer (a server certificate kept until `ca retire-old`). */
+  graceUntil: z.string().optional(),
 });
 export type CertEntry = z.infer<typeof CertEntrySchema>;
 
@@ -81,5 +93,14 @@ export const IndexSchema = z.object({
   crlNumber: z.number().int().nonnegative(),
   certificates: z.array(CertEntrySchema),
   phones: z.array(PhoneSchema),
+  /** A CA rotation in progress: the old CA is still trusted and signs its own CRL. */
+  transition: z
+    .object({
+      oldCa: z.string().regex(/^[0-9a-f]+$/),
+      startedAt: z.string(),
+      /** The old CA's own CRL number. */
+      crlNumber: z.number().int().nonnegative(),
+    })
+    .optional(),
 });
 export type Index = z.infer<typeof IndexSchema>;

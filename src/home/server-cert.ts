@@ -1,7 +1,8 @@
 /**
  * Which server certificate a server presents, `sipsec serve` or a PBX
  * configured by `sipsec pbx`: `--cert NAME`, else the only valid server
- * certificate of the CA. One rule for both, so `--cert` means the same
+ * certificate of the CA (during a CA rotation, its old-CA certificate,
+ * which phones that have not fetched the new bundle still trust). One rule for both, so `--cert` means the same
  * everywhere. When there is none the caller decides: serve issues one for
  * this host, a PBX export refuses.
  */
@@ -23,7 +24,7 @@ export interface ServerCert {
  */
 export function pickServerCert(store: CaStore, name: string | undefined): CertEntry | undefined {
   if (name !== undefined) {
-    const entry = store.current(name);
+    const entry = store.servedCert(name);
     if (!entry || entry.kind !== 'server') {
       throw new SipsecError('NOT_FOUND', `no valid server certificate named '${name}'`, `see sipsec cert list, or issue it with sipsec server add ${name} --ip ADDRESS`);
     }
@@ -34,5 +35,6 @@ export function pickServerCert(store: CaStore, name: string | undefined): CertEn
   if (names.length > 1) {
     throw new SipsecError('BAD_INPUT', `there are ${names.length} server certificates (${names.sort().join(', ')})`, 'choose the one to present with --cert NAME');
   }
-  return store.current(names[0]!);
+  // During a CA rotation: the old-CA certificate, which every phone trusts (CaStore.servedCert).
+  return store.servedCert(names[0]!);
 }

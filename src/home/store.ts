@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
 import { createHash, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { SipsecError, errnoCode, messageOf } from '../core/errors.js';
@@ -7,7 +8,6 @@ import { withLock } from '../core/lock.js';
 import { X509Certificate } from 'node:crypto';
 import { homePaths, HOME_ENTRIES, isScratchEntry, type HomePaths } from './paths.js';
 import { assertWritable, isDenied, notReadable, notWritable } from './writable.js';
-import * as path from 'node:path';
 import { ConfigSchema, IndexSchema, type CertEntry, type CertKind, type Config, type Index } from './schema.js';
 import { generateKey, generateLeafKey, loadPrivateKey, privateKeyPem, type HashName, type KeySpec } from '../pki/keys.js';
 import { issueCertificate, randomSerial, signerFromCert, type IssuedCert, type Signer } from '../pki/certificate.js';
@@ -57,8 +57,27 @@ const DAY = 86_400_000;
 /** Validity starts an hour back: phones and PBXs with slightly slow clocks still accept a fresh certificate. */
 const BACKDATE = 3_600_000;
 
-function entryFor(name: string, kind: CertKind, cert: IssuedCert, sans: SubjectAltNames, keyType: KeySpec): CertEntry {
+/** Serials compare as numbers: lower-case hex without leading zeros. */
+export function normSerial(serial: string): string {
+  return serial.toLowerCase().replace(/^0+/, '');
+}
+
+export function sameSerial(a: string | undefined, b: string | undefined): boolean {
+  return a !== undefined && b !== undefined && normSerial(a) === normSerial(b);
+}
+
+/** Node prints serials without a leading zero nibble; the index keeps whole octets. */
+function evenHex(hex: string): string {
+  return hex.length % 2 === 1 ? `0${hex}` : hex;
+}
+
+function serialOfDer(der: Buffer): string {
+  return normSerial(new X509Certificate(der).serialNumber);
+}
+
+export function entryFor(name: string, kind: CertKind, cert: IssuedCert, sans: SubjectAltNames, keyType: KeySpec, issuer?: string): CertEntry {
   return {
+    ...(issuer ? { issuer } : {}),
     serial: cert.serial,
     name,
     kind,
@@ -118,6 +137,8 @@ export class CaStore {
   private caCert: X509Certificate | undefined;
   private cachedSigner: Signer | undefined;
   private writable = false;
+  private cachedOldSigner: Signer | undefined;
+  private passphrase: PassphraseSource | undefined;
 
   private constructor(paths: HomePaths, cfg: Config, idx: Index, opts: StoreOptions) {
     this.paths = paths;
@@ -256,14 +277,70 @@ export class CaStore {
     return this.now();
   }
 
-  /** The CA certificate, parsed by Node (native). */
+  /** The current CA's index entry (the newest valid one: after `ca rotate`, the new CA). */
+  currentCa(): CertEntry | undefined {
+    return this.current('ca');
+  }
+
+  /** The CA being phased out by a rotation, if one is in progress. */
+  oldCa(): CertEntry | undefined {
+    const t = this.idx.transition;
+    return t ? this.bySerial(t.oldCa) : undefined;
+  }
+
+  /** Which CA signed a certificate (entries made before any rotation carry no issuer: the first CA). */
+  issuerOf(entry: CertEntry): string | undefined {
+    if (entry.kind === 'ca') return entry.serial;
+    return entry.issuer ?? this.idx.certificates.find((c) => c.kind === 'ca')?.serial;
+  }
+
+  /** The current CA certificate, parsed by Node (native). */
   async caCertificate(): Promise<X509Certificate> {
-    if (!this.caCert) this.caCert = new X509Certificate(await fs.readFile(this.paths.caCert));
+    if (!this.caCert) {
+      const ca = this.currentCa();
+      const file = ca ? this.paths.cert(ca.serial) : this.paths.caCert;
+      this.caCert = new X509Certificate(await fs.readFile(file).catch(() => fs.readFile(this.paths.caCert)));
+    }
     return this.caCert;
   }
 
+  /**
+   * What phones and servers must trust: the current CA, and during a
+   * rotation also the old one (current first). This is what `ca.crt` holds
+   * and what every rendered file that carries the CA gets.
+   */
   async caCertPem(): Promise<string> {
-    return fs.readFile(this.paths.caCert, 'utf8');
+    const cur = this.currentCa();
+    if (!cur) return fs.readFile(this.paths.caCert, 'utf8');
+    const pems = [await fs.readFile(this.paths.cert(cur.serial), 'utf8')];
+    const old = this.oldCa();
+    if (old && old.serial !== cur.serial) pems.push(await fs.readFile(this.paths.cert(old.serial), 'utf8'));
+    return pems.map((p) => (p.endsWith('\n') ? p : p + '\n')).join('');
+  }
+
+  /** The key file of a CA: `private/ca-<serial>.key` once a rotation happened, else `private/ca.key`. */
+  async caKeyFile(serial: string): Promise<string> {
+    const byId = path.join(this.paths.privateDir, `ca-${serial}.key`);
+    try {
+      await fs.access(byId);
+      return byId;
+    } catch {
+      return this.paths.caKey;
+    }
+  }
+
+  private async loadSigner(ca: CertEntry | undefined, passphrase: PassphraseSource): Promise<Signer> {
+    const file = ca ? await this.caKeyFile(ca.serial) : this.paths.caKey;
+    let pem: string;
+    try {
+      pem = await fs.readFile(file, 'utf8');
+    } catch (e) {
+      throw new SipsecError('UNREADABLE', `cannot read the CA key ${file}: ${messageOf(e)}`, 'run sipsec as the user that owns the CA home');
+    }
+    const pass = this.cfg.encrypted ? await passphrase() : undefined;
+    const key = loadPrivateKey(pem, pass, 'CA key');
+    const der = ca ? await fs.readFile(this.paths.cert(ca.serial)).then((b) => new X509Certificate(b).raw) : (await this.caCertificate()).raw;
+    return signerFromCert(der, key, this.cfg.hash);
   }
 
   /** The CA's signing key; the passphrase is asked for only when the key is encrypted. */
@@ -271,16 +348,42 @@ export class CaStore {
     if (this.cachedSigner) return this.cachedSigner;
     // Whatever is signed is then written: refuse a read-only home before asking for the passphrase.
     await this.assertWritable();
-    let pem: string;
-    try {
-      pem = await fs.readFile(this.paths.caKey, 'utf8');
-    } catch (e) {
-      throw new SipsecError('UNREADABLE', `cannot read the CA key ${this.paths.caKey}: ${messageOf(e)}`, 'run sipsec as the user that owns the CA home');
-    }
-    const pass = this.cfg.encrypted ? await passphrase() : undefined;
-    const key = loadPrivateKey(pem, pass, 'CA key');
-    this.cachedSigner = signerFromCert((await this.caCertificate()).raw, key, this.cfg.hash);
+    this.passphrase = passphrase;
+    this.cachedSigner = await this.loadSigner(this.currentCa(), passphrase);
     return this.cachedSigner;
+  }
+
+  /** The passphrase source last used to unlock the CA key in this process, if any. */
+  rememberedPassphrase(): PassphraseSource | undefined {
+    return this.passphrase;
+  }
+
+  /** The signer already unlocked in this process, if any (never prompts). */
+  unlockedSigner(): Signer | undefined {
+    return this.cachedSigner;
+  }
+
+  /** The old CA's signing key during a rotation (same passphrase as the current one): it signs its own CRL. */
+  async oldSigner(passphrase?: PassphraseSource): Promise<Signer | undefined> {
+    const old = this.oldCa();
+    if (!old) return undefined;
+    if (this.cachedOldSigner && sameSerial(serialOfDer(this.cachedOldSigner.certDer), old.serial)) return this.cachedOldSigner;
+    const source = passphrase ?? this.passphrase;
+    if (!source) throw new SipsecError('PASSPHRASE_REQUIRED', 'the old CA key is needed to sign its CRL', 'give the CA passphrase');
+    this.cachedOldSigner = await this.loadSigner(old, source);
+    return this.cachedOldSigner;
+  }
+
+  /** Rewrite ca.crt: the certificate(s) phones and servers must trust (both CAs during a rotation). */
+  async writeTrustFile(): Promise<void> {
+    await writeFileAtomic(this.paths.caCert, await this.caCertPem(), { mode: 0o644 });
+  }
+
+  /** Forget cached CA material (after a rotation switched the current CA). */
+  resetCa(): void {
+    this.caCert = undefined;
+    this.cachedSigner = undefined;
+    this.cachedOldSigner = undefined;
   }
 
   /** The current (valid, newest) certificate of a name. */
@@ -289,14 +392,42 @@ export class CaStore {
     return list[list.length - 1];
   }
 
+  /**
+   * The certificate a server name presents (serve, a PBX). During a CA
+   * rotation it is the one under the old CA (kept valid until `ca
+   * retire-old`): phones that have not fetched the two-CA bundle yet trust
+   * only the old CA, and those that have trust both. Otherwise the name's
+   * current certificate.
+   */
+  servedCert(name: string): CertEntry | undefined {
+    const old = this.oldCa();
+    if (old) {
+      const underOld = this.idx.certificates.filter((c) => c.name === name && c.kind === 'server' && c.status === 'valid' && this.issuerOf(c) === old.serial);
+      if (underOld.length > 0) return underOld[underOld.length - 1];
+    }
+    return this.current(name);
+  }
+
   /** Every certificate a name has had, oldest first. */
   history(name: string): CertEntry[] {
     return this.idx.certificates.filter((c) => c.name === name);
   }
 
   bySerial(serial: string): CertEntry | undefined {
-    const s = serial.toLowerCase().replace(/^0+/, '');
-    return this.idx.certificates.find((c) => c.serial.replace(/^0+/, '') === s);
+    const s = normSerial(serial);
+    return this.idx.certificates.find((c) => normSerial(c.serial) === s);
+  }
+
+  /**
+   * Whether the registrar and HTTPS accept a certificate for its name:
+   * `current` (the name's newest valid one) or `overlap` (an older one
+   * kept valid while its replacement reaches the phone); else undefined.
+   */
+  roleOf(serial: string): 'current' | 'overlap' | undefined {
+    const e = this.bySerial(serial);
+    if (!e || e.status !== 'valid') return undefined;
+    if (this.current(e.name)?.serial === e.serial) return 'current';
+    return e.supersededBy ? 'overlap' : undefined;
   }
 
   async readCertPem(serial: string): Promise<string> {
@@ -319,6 +450,9 @@ export class CaStore {
   async prepare(reqs: LeafRequest[], signer: Signer, onDone?: (n: number) => void): Promise<Prepared[]> {
     await this.assertWritable();
     const now = this.now();
+    const signerSerial = serialOfDer(signer.certDer);
+    // The CA's serial as its index entry spells it (a new CA's entry may not be committed yet).
+    const issuer = this.idx.certificates.find((c) => c.kind === 'ca' && normSerial(c.serial) === signerSerial)?.serial ?? evenHex(new X509Certificate(signer.certDer).serialNumber.toLowerCase());
     const out: Prepared[] = new Array(reqs.length);
     let next = 0;
     let done = 0;
@@ -341,7 +475,7 @@ export class CaStore {
           },
           signer,
         );
-        const entry = entryFor(r.name, r.kind, cert, r.sans, r.keySpec);
+        const entry = entryFor(r.name, r.kind, cert, r.sans, r.keySpec, issuer);
         const keyFile = this.paths.key(entry.serial);
         const certFile = this.paths.cert(entry.serial);
         await writeFileAtomic(keyFile, key.pem, { mode: 0o600, syncDir: false });
@@ -418,19 +552,53 @@ export class CaStore {
     });
   }
 
-  private async writeCrlLocked(signer: Signer, out: string, index: Index): Promise<string> {
+  /**
+   * Each CA signs its own CRL, listing the certificates it issued (RFC 5280
+   * §5: a CRL's scope is its issuer). During a rotation the file holds both
+   * CRLs, current first: OpenSSL (serve, Kamailio, `openssl verify
+   * -crl_check_all`) then finds a CRL for whichever CA a phone's chain uses.
+   */
+  private async crlsFor(index: Index, signer: Signer, oldSigner: Signer | undefined): Promise<{ pem: string; crlNumber: number; transition: Index['transition'] }> {
     const now = this.now();
     const number = index.crlNumber + 1;
-    const revoked = index.certificates
-      .filter((c) => c.status === 'revoked')
-      .map((c) => ({ serial: c.serial, revokedAt: new Date(c.revokedAt ?? now.toISOString()), reason: c.reason ?? 'unspecified' }));
-    const crl = await buildCrl(signer, revoked, BigInt(number), now, new Date(now.getTime() + 30 * DAY));
+    const firstCa = index.certificates.find((c) => c.kind === 'ca')?.serial;
+    const issuerOf = (c: CertEntry) => c.issuer ?? firstCa;
+    const revokedBy = (ca: string) =>
+      index.certificates
+        .filter((c) => c.kind !== 'ca' && c.status === 'revoked' && sameSerial(issuerOf(c), ca))
+        .map((c) => ({ serial: c.serial, revokedAt: new Date(c.revokedAt ?? now.toISOString()), reason: c.reason ?? 'unspecified' }));
+    const nextUpdate = new Date(now.getTime() + 30 * DAY);
+    const crl = await buildCrl(signer, revokedBy(serialOfDer(signer.certDer)), BigInt(number), now, nextUpdate);
     // RFC 7468 §5 label; @peculiar/x509 writes `CRL`, which OpenSSL cannot read.
-    await writeFileAtomic(out, toPem('X509 CRL', crl), { mode: 0o644 });
-    const next: Index = { ...index, crlNumber: number };
+    let pem = toPem('X509 CRL', crl);
+    let transition = index.transition;
+    if (transition && oldSigner) {
+      const oldNumber = transition.crlNumber + 1;
+      pem += toPem('X509 CRL', await buildCrl(oldSigner, revokedBy(transition.oldCa), BigInt(oldNumber), now, nextUpdate));
+      transition = { ...transition, crlNumber: oldNumber };
+    }
+    return { pem, crlNumber: number, transition };
+  }
+
+  private async writeCrlLocked(signer: Signer, out: string, index: Index): Promise<string> {
+    const { pem, crlNumber, transition } = await this.crlsFor(index, signer, index.transition ? await this.oldSigner() : undefined);
+    await writeFileAtomic(out, pem, { mode: 0o644 });
+    const next: Index = { ...index, crlNumber, ...(transition ? { transition } : {}) };
     await writeFileAtomic(this.paths.index, JSON.stringify(next, null, 2) + '\n', { mode: 0o600 });
     this.idx = next;
     return out;
+  }
+
+  /**
+   * Inside an `update`: publish the CRLs of the draft before the index
+   * commits (a CA rotation), so a server that follows the index never
+   * trusts a CA whose CRL it cannot find yet.
+   */
+  async writeCrlFor(draft: Index, signer: Signer, oldSigner: Signer | undefined): Promise<void> {
+    const { pem, crlNumber, transition } = await this.crlsFor(draft, signer, oldSigner);
+    await writeFileAtomic(this.paths.crl, pem, { mode: 0o644 });
+    draft.crlNumber = crlNumber;
+    if (transition) draft.transition = transition;
   }
 
   /** Sync the certs/ and private/ directories once per batch (each file was fsynced already). */

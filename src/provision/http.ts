@@ -36,7 +36,7 @@ export interface HttpProvisionOptions {
   host: string;
   port: number;
   /** Required for https. */
-  tls?: { cert: string; key: string; ca: string; crl?: string };
+  tls?: { cert: string; key: string; ca: string; crl?: string | string[] | undefined };
   /** Path prefix of the provisioning URL (e.g. `/provision/`), stripped before lookup. */
   basePath: string;
   table: () => RouteTable;
@@ -61,6 +61,8 @@ export interface HttpProvisionOptions {
 
 export interface HttpProvisionServer {
   port: number;
+  /** New server certificate, trusted CAs or CRLs (HTTPS only): applies to new handshakes. */
+  updateTls(t: { cert: string; key: string; ca: string; crl?: string | string[] | undefined }): void;
   close(): Promise<void>;
 }
 
@@ -299,6 +301,9 @@ export async function startHttpProvisioning(o: HttpProvisionOptions): Promise<Ht
   });
   return {
     port: (server.address() as AddressInfo).port,
+    updateTls: (t) => {
+      if (server instanceof https.Server) server.setSecureContext({ cert: t.cert, key: t.key, ca: t.ca, ...(t.crl && t.crl.length > 0 ? { crl: t.crl } : {}) });
+    },
     close: () =>
       new Promise<void>((resolve) => {
         guard.close();

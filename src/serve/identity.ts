@@ -4,9 +4,11 @@
  *
  * - A verified client certificate maps to exactly one phone: its serial
  *   must be in the CA index, of kind phone, valid (not revoked) and the
- *   phone's current certificate (a renewed phone's old certificate no
- *   longer counts), or is a server certificate of this CA (a TLS edge in
- *   front: no phone, digest decides). OpenSSL has already checked the chain, dates and the
+ *   phone's current certificate, or its previous one during the renewal
+ *   overlap (home/supersede.ts: until the phone has its new files, or the
+ *   grace period ends; `current` says which one was used), or is a server
+ *   certificate of this CA (a TLS edge in front: no phone, digest decides).
+ *   OpenSSL has already checked the chain, dates and the
  *   CRL; the index catches what the CRL cannot yet say (a revocation not
  *   yet picked up, a superseded certificate).
  * - The digest username is the phone's SIP user (its extension, else its
@@ -43,6 +45,8 @@ export interface CertJudgement {
   /** `error` as a failure code. */
   code?: CertFailureCode | undefined;
   phone: string | undefined;
+  /** Accepted as the phone's current certificate (true) or an older one still in its renewal overlap (false). */
+  current?: boolean | undefined;
 }
 
 function subjectText(cert: PeerCertificate): string | undefined {
@@ -159,8 +163,9 @@ export class Identities implements IdentityResolver {
     // sipsec pbx kamailio --upstream): it names no phone, so what comes through it needs digest.
     if (entry.kind === 'server') return { serial, subject, error: undefined, phone: undefined };
     if (entry.kind !== 'phone') return refuse('tls.cert_not_phone', `a ${entry.kind} certificate (${entry.name}), not a phone's`);
-    if (this.#store.current(entry.name)?.serial !== entry.serial) return refuse('tls.cert_superseded', `a superseded certificate of ${entry.name} (it was renewed)`);
+    const role = this.#store.roleOf(entry.serial);
+    if (!role) return refuse('tls.cert_superseded', `a superseded certificate of ${entry.name} (it was renewed)`);
     if (!this.#byName.has(entry.name)) return refuse('tls.cert_phone_removed', `${entry.name} is no longer a phone of this CA`);
-    return { serial, subject, error: undefined, phone: entry.name };
+    return { serial, subject, error: undefined, phone: entry.name, current: role === 'current' };
   }
 }

@@ -22,6 +22,7 @@ import { loadAllVendors } from '../vendors/registry.js';
 import { ResyncRequestSchema, resyncPhones } from './resync.js';
 import { securityLog } from './security.js';
 import { errnoCode, SipsecError } from '../core/errors.js';
+import { crlList } from './serve.js';
 
 export interface RegistrarServiceOptions {
   /** SIP over TLS port (0: any free port). */
@@ -88,7 +89,7 @@ export async function startRegistrar(rt: ServeRuntime, o: RegistrarServiceOption
     ...(o.registrar ? { registrar: o.registrar } : {}),
     ...(o.endpoints ? { endpoints: o.endpoints } : {}),
   });
-  const credentials = () => ({ cert: rt.tls.cert, key: rt.tls.key, ca: rt.tls.ca, crl: rt.crl() || undefined });
+  const credentials = () => ({ cert: rt.tls.cert, key: rt.tls.key, ca: rt.tls.ca, crl: crlList(rt.crl()) });
   const transport = new TlsTransport({
     host: rt.bind,
     port: o.port,
@@ -156,7 +157,7 @@ export async function startRegistrar(rt: ServeRuntime, o: RegistrarServiceOption
       const serial = flow.tls?.certPhone ? flow.tls.certSerial : undefined;
       if (!serial) continue;
       const entry = store.bySerial(serial);
-      const valid = entry && entry.status === 'valid' && store.current(entry.name)?.serial === entry.serial && identities.phone(entry.name) !== undefined;
+      const valid = entry && store.roleOf(entry.serial) !== undefined && identities.phone(entry.name) !== undefined;
       if (valid) continue;
       const why = entry?.status === 'revoked' ? `certificate ${serial} of ${entry.name} was revoked` : `certificate ${serial} is no longer a phone's current certificate`;
       const code = !entry ? 'tls.cert_not_in_index' : entry.status === 'revoked' ? 'tls.cert_revoked' : identities.phone(entry.name) === undefined ? 'tls.cert_phone_removed' : 'tls.cert_superseded';

@@ -15,6 +15,14 @@ import { sharedSecurity, type SharedSecurity } from './security.js';
 import { SipsecError } from '../core/errors.js';
 import type { LockoutOptions } from '../auth/lockout.js';
 import { acquireServeLock } from '../home/serve-lock.js';
+import { pemBlocks } from '../pki/pem.js';
+import { pendingSupersedes, settleSupersedes, type Evidence } from '../home/supersede.js';
+
+/** The CRLs in crl.pem (one per trusted CA during a rotation), as node:tls wants them: one PEM each. */
+export function crlList(text: string): string[] | undefined {
+  const blocks = pemBlocks(text, 'X509 CRL');
+  return blocks.length > 0 ? blocks : undefined;
+}
 
 /**
  * `sipsec serve`: TFTP and HTTPS (and plain HTTP on request) provisioning
@@ -48,6 +56,11 @@ export interface ServeOptions {
   maxPendingHandshakes?: number;
   /** HTTPS connections from one address. Default 64. */
   maxConnPerIp?: number;
+  /**
+   * Open the CA key at start (a passphrase was given): serve then rewrites
+   * the CRL itself when a renewal overlap ends.
+   */
+  unlockCa?: boolean;
   /** Extra services (the registrar), started beside provisioning with the shared runtime. */
   services?: Array<(rt: ServeRuntime) => Promise<ServeService>>;
 }
@@ -166,7 +179,8 @@ async function startServeLocked(o: ServeOptions): Promise<RunningServe> {
   const offConsole = o.onEvent ? bus.on(o.onEvent) : () => undefined;
   const started = Date.now();
   const allow = new AllowList(o.allow);
-  const tls = await chooseServerCert(store, o.cert, o.passphrase);
+  if (o.unlockCa) await store.signer(o.passphrase);
+  let tls = await chooseServerCert(store, o.cert, o.passphrase);
   if (tls.issued) bus.emit({ event: 'serve.certificate', name: tls.name, serial: tls.entry.serial, sans: tls.entry.sans, issued: true, note: `no server certificate chosen: issued '${tls.name}' for this host` });
 
   // Key windows: from serve start, or from when a phone (or its new certificate) appeared.
@@ -195,6 +209,7 @@ async function startServeLocked(o: ServeOptions): Promise<RunningServe> {
   const security = sharedSecurity(path.join(store.paths.root, 'security.log'), o.lockout);
 
   const closers: Array<() => Promise<void>> = [];
+  let httpsServer: HttpProvisionServer | undefined;
   const ports: RunningServe['ports'] = {};
   const services: ServeService[] = [];
   const stopAll = async () => {
@@ -219,7 +234,8 @@ async function startServeLocked(o: ServeOptions): Promise<RunningServe> {
     secretOf: (phone: string) => store.index.phones.find((p) => p.name === phone)?.secret,
     phoneOfSerial: (serial: string) => {
       const e = store.bySerial(serial);
-      return e && e.kind === 'phone' && e.status === 'valid' && store.current(e.name)?.serial === e.serial ? e.name : undefined;
+      // The current certificate, or the previous one during its renewal overlap.
+      return e && e.kind === 'phone' && store.roleOf(e.serial) !== undefined ? e.name : undefined;
     },
     clientCert: o.httpsClientCert,
     bus,
@@ -258,7 +274,8 @@ async function startServeLocked(o: ServeOptions): Promise<RunningServe> {
     const httpsPort = o.httpsPort;
     starts.push(
       attempt(async () => {
-        const srv: HttpProvisionServer = await startHttpProvisioning({ ...httpCommon, kind: 'https', port: httpsPort, tls: { cert: tls.cert, key: tls.key, ca: tls.ca, ...(crl ? { crl } : {}) } });
+        const srv: HttpProvisionServer = await startHttpProvisioning({ ...httpCommon, kind: 'https', port: httpsPort, tls: { cert: tls.cert, key: tls.key, ca: tls.ca, crl: crlList(crl) } });
+        httpsServer = srv;
         ports.https = srv.port;
         closers.push(() => srv.close());
       }),
@@ -295,6 +312,77 @@ async function startServeLocked(o: ServeOptions): Promise<RunningServe> {
     throw new SipsecError('BIND_FAILED', `serve did not start: ${failures.join('; ')}`, 'free those ports or choose others (--tftp-port, --https-port, --http-port, --sip-port; off turns one off); nothing was left listening');
   }
 
+  /**
+   * A renewed server certificate, or the end of a CA rotation (the new
+   * CA's certificate is presented from `ca retire-old` on; trusted CAs and
+   * CRLs change): new handshakes get it without a restart.
+   */
+  let lastCa = store.currentCa()?.serial;
+  const followServerCert = async () => {
+    const ca = store.currentCa()?.serial;
+    if (ca !== lastCa) {
+      store.resetCa();
+      lastCa = ca;
+    }
+    let next: ServeTls;
+    try {
+      next = await chooseServerCert(store, o.cert ?? tls.name, async () => undefined);
+    } catch (e) {
+      bus.emit({ event: 'serve.error', code: 'serve.server_cert', reason: `keeping server certificate ${tls.entry.serial}: ${(e as Error).message}` });
+      return;
+    }
+    if (next.entry.serial === tls.entry.serial && next.ca === tls.ca) return;
+    const changed = next.entry.serial !== tls.entry.serial;
+    tls = next;
+    runtime.tls = next;
+    if (changed) bus.emit({ event: 'serve.certificate', name: next.name, serial: next.entry.serial, sans: next.entry.sans, issued: false, note: 'presenting a new server certificate' });
+  };
+
+  /**
+   * Renewal overlaps end as serve sees the phone move on (its new
+   * certificate in a handshake, its new key fetched) or at the end of the
+   * grace period: the old certificate is revoked as superseded and the CRL
+   * rewritten, which the reload below then applies.
+   */
+  const evidence: Evidence[] = [];
+  let settling = false;
+  const settle = async () => {
+    if (settling) return;
+    settling = true;
+    try {
+      while (true) {
+        const events = evidence.splice(0);
+        const { settled, crlWritten } = await settleSupersedes(store, events, { keyFiles: (phone) => table.forPhone(phone).some((r) => r.holdsKey) });
+        for (const x of settled) {
+          bus.emit({ event: 'cert.superseded', phone: store.index.phones.some((p) => p.name === x.name) ? x.name : undefined, name: x.name, serial: x.serial, supersededBy: x.supersededBy, why: x.why, crl: crlWritten });
+        }
+        if (settled.length > 0 && !crlWritten) {
+          bus.emit({ event: 'serve.notice', note: 'the CA key is encrypted and serve has no passphrase: the CRL will list the superseded certificate(s) at the next sipsec ca crl (the registrar already refuses them)' });
+        }
+        if (evidence.length === 0) break;
+      }
+    } catch (e) {
+      bus.emit({ event: 'serve.error', code: 'serve.supersede_failed', reason: `ending a renewal overlap failed: ${(e as Error).message}` });
+    } finally {
+      settling = false;
+    }
+  };
+  const offEvidence = bus.on((ev) => {
+    if (ev.event !== 'tls.handshake' && ev.event !== 'provision.fetch') return;
+    const pending = pendingSupersedes(store.index);
+    if (pending.length === 0) return;
+    const relevant =
+      ev.event === 'tls.handshake'
+        ? ev.ok === true && typeof ev.certSerial === 'string' && pending.some((p) => p.name === store.bySerial(String(ev.certSerial))?.name)
+        : ev.result === 'ok' && pending.some((p) => p.name === ev.phone);
+    if (!relevant) return;
+    evidence.push(ev);
+    void settle();
+  });
+  closers.push(async () => offEvidence());
+  const graceDue = () => pendingSupersedes(store.index).some((p) => p.graceUntil !== undefined && Date.parse(p.graceUntil) <= store.clock().getTime());
+
+
   // Follow the CA home: phones added or removed, certificates renewed or revoked.
   let lastStamp = '';
   const stamp = async () => {
@@ -309,6 +397,7 @@ async function startServeLocked(o: ServeOptions): Promise<RunningServe> {
     reloading = true;
     void (async () => {
       try {
+        if (graceDue()) await settle();
         const now = await stamp();
         if (now === lastStamp) return;
         lastStamp = now;
@@ -316,8 +405,10 @@ async function startServeLocked(o: ServeOptions): Promise<RunningServe> {
         noteWindows();
         table = await rebuild();
         crl = await fs.readFile(store.paths.crl, 'utf8').catch(() => crl);
+        await followServerCert();
+        httpsServer?.updateTls({ cert: tls.cert, key: tls.key, ca: tls.ca, crl: crlList(crl) });
         for (const s of services) await s.reload?.();
-        bus.emit({ event: 'serve.reload', phones: store.index.phones.length, routes: table.routes.length });
+        bus.emit({ event: 'serve.reload', phones: store.index.phones.length, routes: table.routes.length, crlNumber: store.index.crlNumber, trustedCas: [store.currentCa()?.serial, store.oldCa()?.serial].filter((x) => x !== undefined) });
       } catch (e) {
         bus.emit({ event: 'serve.error', reason: `reload failed: ${(e as Error).message}`, code: 'serve.reload_failed' });
       } finally {

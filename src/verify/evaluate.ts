@@ -283,6 +283,8 @@ function tlsStep(evs: readonly AnyServeEvent[], f: PhoneFacts): StepVerdict {
     const serial = str(ok.certSerial).toLowerCase();
     const current = serial !== '' && normSerial(serial) === normSerial(f.currentSerial);
     const data = { version: ok.version, cipher: ok.cipher, presentedCertificate: serial !== '', certSerial: serial || null, currentCertificate: current, certSubject: ok.certSubject ?? null, remote: ok.remote };
+    // Accepted in its renewal overlap: the phone works, it just has not fetched its new certificate yet.
+    if (serial && !current && ok.current === false) return step('tls', 'PASS', `${str(ok.version)} ${str(ok.cipher)}, its previous certificate ${serial.slice(0, 16)}… (still valid while its renewal overlap lasts; it has not fetched its new one yet)`, data);
     if (serial && !current && f.oldSerials.some((o) => normSerial(o) === normSerial(serial))) return step('tls', 'FAIL', `presented an older certificate (${serial}), not its current one (${f.currentSerial ?? '?'})`, data, { mode: 'client-cert-old' }, f);
     const cert = serial ? (current ? `its current certificate ${serial.slice(0, 16)}…` : `certificate ${serial.slice(0, 16)}…`) : 'no client certificate';
     return step('tls', 'PASS', `${str(ok.version)} ${str(ok.cipher)}, ${cert}`, data);

@@ -101,6 +101,10 @@ const SAMPLES: Record<ServeEventName, EventInput[]> = {
   ],
   'provision.fetch': [{ event: 'provision.fetch', phone: 'telefono1', remote: R, protocol: 'https', file: 'baresip/telefono1/config', bytes: 100, ms: 2, result: 'ok', auth: 'certificate' }],
   'provision.denied': [{ event: 'provision.denied', remote: R, protocol: 'tftp', file: 'x.cfg', reason: "only served to telefono1's address 10.0.1.132", code: 'provision.wrong_address' }],
+  'cert.superseded': [
+    { event: 'cert.superseded', phone: 'desk', name: 'desk', serial: '0a1b', supersededBy: '0c2d', why: 'presented', crl: true },
+    { event: 'cert.superseded', name: 'registrar', serial: '0e3f', supersededBy: '1a4b', why: 'grace', crl: false },
+  ],
   'phone.resync': [
     { event: 'phone.resync', phone: 'desk', remote: R, notifyEvent: 'check-sync;reboot=false', contact: 'sip:301@127.0.0.1:5070;transport=tcp', status: 200, reason: 'OK' },
     { event: 'phone.resync', phone: 'soft', remote: R, notifyEvent: 'check-sync', contact: 'sip:401@127.0.0.1:5072', status: 481, reason: 'Subscription Does Not Exist', code: 'resync.refused' },

@@ -164,8 +164,9 @@ test('revoke publishes a CRL that openssl verifies and that fails the revoked ce
   const n2 = /CRL Number:\s*\n\s*(\d+)/.exec(run(openssl, ['crl', '-in', out, '-noout', '-text']).stdout)?.[1];
   assert.ok(Number(n2) > Number(n1), `${n2} > ${n1}`);
 
-  // Renew: new key and serial, same names; the old one is superseded on the CRL.
-  const renewed = json<{ old: { serial: string }; renewed: { serial: string; sans: unknown } }>(sipsec(['--home', home, 'cert', 'renew', 'b.acme.test', '--json']));
+  // Renew with --now (a compromised key): new key and serial, same names; the old one is superseded on the CRL at once.
+  // (Without --now it stays valid for the overlap: test/pki/renew.test.ts.)
+  const renewed = json<{ old: { serial: string }; renewed: { serial: string; sans: unknown } }>(sipsec(['--home', home, 'cert', 'renew', 'b.acme.test', '--now', '--json']));
   assert.notEqual(renewed.renewed.serial, renewed.old.serial);
   const crlText2 = run(openssl, ['crl', '-in', crl, '-noout', '-text']).stdout;
   assert.match(crlText2, new RegExp(`Serial Number: ${renewed.old.serial.toUpperCase()}[\\s\\S]*?Superseded`));

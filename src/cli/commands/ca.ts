@@ -7,7 +7,7 @@ import { checkDns, parseHostPort } from '../../pki/names.js';
 import { parseDays } from '../../inventory/phones.js';
 import { homeOf, openStore, passphraseSource } from '../context.js';
 import { askText } from '../prompt.js';
-import { keyValues, note, out, printJson } from '../output.js';
+import { keyValues, note, out, printJson, progress, table } from '../output.js';
 import { readSecretFile } from '../../home/operations.js';
 import { renderAfter, rerenderAll } from '../../provision/hooks.js';
 import type { Config } from '../../home/schema.js';
@@ -16,6 +16,18 @@ import { doctorInput } from '../../doctor/doctor.js';
 import { printFindings } from './doctor.js';
 import { resyncAfterChange } from './resync.js';
 import { configJson } from '../json.js';
+import { caStatus, retireOldCa, rotateCa } from '../../home/rotate.js';
+import { parseSpan } from './cert.js';
+
+/** The passphrase for commands that write a CA key: the ca init rules, and the home's own (one per home). */
+function rotatePassphrase(file: string | undefined, noPassphrase: boolean, encrypted: boolean) {
+  if (!encrypted) {
+    if (file) throw new SipsecError('BAD_INPUT', 'this CA home keeps its CA key unencrypted; --passphrase-file would not apply', 'drop --passphrase-file (the new CA key is stored like the old one: unencrypted, mode 0600)');
+    return async () => undefined;
+  }
+  if (noPassphrase) throw new SipsecError('BAD_INPUT', 'this CA home encrypts its CA key; --no-passphrase would leave the new key in clear', 'give the CA passphrase with --passphrase-file F or SIPSEC_CA_PASSPHRASE (the new key is encrypted with it)');
+  return passphraseSource(file);
+}
 
 function checkUrl(input: string): string {
   let u: URL;
@@ -47,6 +59,7 @@ function printInfo(info: Awaited<ReturnType<typeof caInfo>>): void {
       ['CA certificate', info.caCert],
       ['CRL', info.crl],
       ['Issued', `${info.servers} server(s), ${info.phones} phone(s), ${info.revoked} revoked`],
+      ['Rotation', info.rotation ? `in progress since ${info.rotation.startedAt} (old CA ${info.rotation.oldCa} still trusted): see sipsec ca status` : undefined],
     ]),
   );
 }
@@ -175,6 +188,100 @@ holding other files (ast_tls_cert's /etc/asterisk/keys) is refused, naming them,
       if (o.json) return printJson({ path: file, crlNumber: store.index.crlNumber, revoked });
       out(`${file}\n`);
       note(`CRL number ${store.index.crlNumber}, ${revoked} revoked certificate(s)`);
+    });
+
+  ca.command('rotate')
+    .description('create a new CA beside the old one; every phone and server gets a new certificate under it, with no outage')
+    .addOption(new Option('--key <type>', 'new CA key type').choices(KEY_SPECS).default('rsa3072'))
+    .option('--days <n>', 'new CA validity in days', '3650')
+    .option('--cn <cn>', 'new CA common name (default: the old one\'s with today\'s date; must differ from the old)')
+    .option('--grace <span>', 'longest a phone\'s old certificate stays valid (14d, 36h)', '14d')
+    .option('--passphrase-file <file>', 'the CA passphrase: unlocks the old key and encrypts the new one')
+    .option('--no-passphrase', 'for a CA home whose key is unencrypted (the new key is stored the same way)')
+    .option('--json', 'print as JSON')
+    .addHelpText(
+      'after',
+      `
+What happens:
+  1. a new CA (private/ca-<serial>.key, encrypted with the same passphrase); the old key stays
+     encrypted in private/ca-<old serial>.key
+  2. ca.crt and every rendered file that carries the CA now hold both CAs; the registrar and
+     HTTPS trust both; each CA signs its own CRL (crl.pem holds both)
+  3. every phone and server gets a new certificate under the new CA; a phone's old one stays
+     valid until it fetches its new files or presents the new certificate (or --grace ends);
+     serve keeps presenting its old-CA server certificate until ca retire-old
+  4. sipsec ca status shows which CA each phone uses; sipsec ca retire-old ends the transition
+
+Examples:
+  sipsec ca rotate --passphrase-file ~/.sipsec-pass
+  sipsec ca rotate --key p384 --days 3650 --grace 30d
+  sipsec ca status
+  sipsec ca retire-old`,
+    )
+    .action(async (o: { key: KeySpec; days: string; cn?: string; grace: string; passphraseFile?: string; passphrase?: boolean; json?: boolean }, cmd: Command) => {
+      const graceMs = parseSpan(o.grace, '--grace');
+      const days = parseDays(o.days, 3650);
+      if (o.cn !== undefined && (o.cn.trim() === '' || /[\u0000-\u001f]/.test(o.cn))) throw new SipsecError('BAD_INPUT', 'invalid --cn', 'give a non-empty name');
+      const store = await openStore(cmd);
+      const pass = rotatePassphrase(o.passphraseFile, o.passphrase === false, store.config.encrypted);
+      const count = new Set(store.index.certificates.filter((c) => c.kind !== 'ca' && c.status === 'valid').map((c) => c.name)).size;
+      const bar = !o.json && count > 20 ? progress('issuing') : undefined;
+      const r = await rotateCa(store, { key: o.key, days, cn: o.cn?.trim(), graceMs }, pass, bar ? (n) => bar.update(n, count) : undefined);
+      bar?.end();
+      await rerenderAll(store);
+      if (o.json) return printJson({ schema: 1, oldCa: r.oldCa, newCa: r.newCa, renewed: r.renewed, graceMs });
+      note(`new CA ${r.newCa.subject} (serial ${r.newCa.serial}); the old CA ${r.oldCa.serial} stays trusted until sipsec ca retire-old`);
+      note(`issued ${r.renewed.length} certificate(s) under the new CA; the phones' files now carry both CAs and their new certificates`);
+      note('next: let the phones resync (sipsec ca status shows which CA each one uses), then sipsec ca retire-old');
+    });
+
+  ca.command('status')
+    .description('the CA rotation: per phone, which CA its current certificate and its last TLS connection used')
+    .option('--json', 'print as JSON')
+    .addHelpText('after', '\nThe last TLS connection comes from serve\'s event log (serve.log in the CA home).\n\nExamples:\n  sipsec ca status\n  sipsec ca status --json | jq .usingOldCa')
+    .action(async (o: { json?: boolean }, cmd: Command) => {
+      const st = await caStatus(await openStore(cmd));
+      if (o.json) return printJson(st);
+      out(
+        keyValues([
+          ['Current CA', `${st.current.subject} (serial ${st.current.serial}, until ${st.current.notAfter.slice(0, 10)})`],
+          ['Old CA', st.old ? `${st.old.subject} (serial ${st.old.serial}, until ${st.old.notAfter.slice(0, 10)})` : 'none: no rotation in progress'],
+          ['Rotation since', st.rotationStartedAt ?? undefined],
+        ]),
+      );
+      const t = table(
+        st.phones.map((p) => ({
+          name: p.name,
+          cert: p.certCa ? `${p.certCa} (${(p.certSerial ?? '').slice(0, 12)})` : 'none',
+          overlap: p.oldCertSerial ? `${p.oldCertCa} (${p.oldCertSerial.slice(0, 12)})` : '-',
+          tls: p.lastTls ? `${p.lastTls.ca} (${p.lastTls.certSerial.slice(0, 12)}) ${p.lastTls.time.slice(0, 16).replace('T', ' ')}` : 'never seen',
+          old: p.usesOldCa ? 'yes' : '',
+        })),
+        [
+          ['name', 'PHONE'],
+          ['cert', 'CERTIFICATE CA'],
+          ['overlap', 'OLD CERT (STILL VALID)'],
+          ['tls', 'LAST TLS CONNECTION'],
+          ['old', 'USES OLD CA'],
+        ],
+      );
+      if (t) out('\n' + t);
+      if (st.old) note(st.usingOldCa.length > 0 ? `${st.usingOldCa.length} phone(s) still use the old CA: ca retire-old waits for them (or --force)` : 'no phone uses the old CA: sipsec ca retire-old ends the transition');
+    });
+
+  ca.command('retire-old')
+    .description('end a CA rotation: the old CA leaves ca.crt, the phones\' files and the servers\' trust; its remaining certificates are revoked')
+    .option('--force', 'end it even though phones still use the old CA (they are refused until they fetch their new files)')
+    .option('--passphrase-file <file>', 'the CA key passphrase')
+    .option('--json', 'print as JSON')
+    .addHelpText('after', '\nRefused while a phone\'s current certificate or last TLS connection (serve.log) is under the old CA.\n\nExamples:\n  sipsec ca status && sipsec ca retire-old\n  sipsec ca retire-old --force')
+    .action(async (o: { force?: boolean; passphraseFile?: string; json?: boolean }, cmd: Command) => {
+      const store = await openStore(cmd);
+      const r = await retireOldCa(store, passphraseSource(o.passphraseFile), { force: o.force === true });
+      await rerenderAll(store);
+      if (o.json) return printJson({ schema: 1, retired: r.retired, revoked: r.revoked, forced: r.forced });
+      note(`retired the old CA ${r.retired.serial}; revoked its ${r.revoked.length} remaining certificate(s); ca.crt and the phones' files now carry the new CA only`);
+      if (r.forced.length > 0) note(`warning: still on the old CA (refused until they fetch their new files): ${r.forced.join(', ')}`);
     });
 
   ca.command('config')

@@ -2,12 +2,17 @@ import { Command, Option } from 'commander';
 import { SipsecError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/atomic.js';
 import { REVOCATION_REASONS, type RevocationReason } from '../../pki/crl.js';
-import { currentOrThrow, exportCert, readSecretFile, renewCert, revokeCert, type ExportFormat } from '../../home/operations.js';
+import { currentOrThrow, expiringCerts, exportCert, readSecretFile, renewMany, revokeCert, type ExportFormat } from '../../home/operations.js';
+import { KEY_SPECS, type KeySpec } from '../../pki/keys.js';
+import { parseDays } from '../../inventory/phones.js';
+import { parseSpan } from '../../home/supersede.js';
+
+export { parseSpan };
 import type { CertEntry } from '../../home/schema.js';
 import type { CaStore } from '../../home/store.js';
 import { renderAfter, rerenderPhones } from '../../provision/hooks.js';
 import { openStore, passphraseSource } from '../context.js';
-import { keyValues, note, out, printJson, shortDate, table } from '../output.js';
+import { keyValues, note, out, printJson, progress, shortDate, table } from '../output.js';
 import { certJson } from '../json.js';
 
 export function sanText(e: CertEntry): string {
@@ -17,6 +22,7 @@ export function sanText(e: CertEntry): string {
 function statusOf(e: CertEntry, now: Date): string {
   if (e.status === 'revoked') return `revoked (${e.reason ?? 'unspecified'})`;
   if (new Date(e.notAfter) < now) return 'expired';
+  if (e.supersededBy) return e.graceUntil ? `valid (renewed; revoked by ${shortDate(e.graceUntil)} at the latest)` : 'valid (renewed; kept until ca retire-old)';
   return 'valid';
 }
 
@@ -31,6 +37,9 @@ function showEntry(store: CaStore, e: CertEntry): string {
     ['Valid', `${e.notBefore} .. ${e.notAfter}`],
     ['Status', statusOf(e, store.clock())],
     ['Revoked', e.revokedAt],
+    ['Renewed by', e.supersededBy],
+    ['Overlap ends', e.supersededBy && e.status === 'valid' ? (e.graceUntil ?? 'at sipsec ca retire-old') : undefined],
+    ['Issuer CA', store.issuerOf(e)],
     ['SHA-256', e.fingerprint],
     ['Certificate', store.paths.cert(e.serial)],
     ['Key file', e.kind === 'ca' ? store.paths.caKey : store.paths.key(e.serial)],
@@ -50,12 +59,20 @@ export function register(program: Command): void {
     .command('list')
     .description('list certificates (newest per name; --all for history)')
     .option('--all', 'include superseded and revoked certificates')
+    .option('--expiring <span>', 'only current phone and server certificates that expire within SPAN (30d, 36h; a bare number is days)')
     .option('--json', 'print as JSON')
-    .addHelpText('after', '\nExamples:\n  sipsec cert list\n  sipsec cert list --all --json')
-    .action(async (o: { all?: boolean; json?: boolean }, cmd: Command) => {
+    .addHelpText('after', '\nExamples:\n  sipsec cert list\n  sipsec cert list --all --json\n  sipsec cert list --expiring 30d')
+    .action(async (o: { all?: boolean; expiring?: string; json?: boolean }, cmd: Command) => {
+      if (o.all && o.expiring !== undefined) throw new SipsecError('BAD_INPUT', '--all and --expiring contradict each other', 'choose one');
+      const within = o.expiring !== undefined ? parseSpan(o.expiring, '--expiring') : undefined;
       const store = await openStore(cmd);
       const all = store.index.certificates;
-      const shown = o.all ? all : all.filter((c) => c === store.current(c.name) || (!store.current(c.name) && c === store.history(c.name).at(-1)));
+      const shown =
+        within !== undefined
+          ? expiringCerts(store, within)
+          : o.all
+            ? all
+            : all.filter((c) => c === store.current(c.name) || (!store.current(c.name) && c === store.history(c.name).at(-1)));
       if (o.json) return printJson(shown.map((c) => ({ ...certJson(c), status: statusOf(c, store.clock()).split(' ')[0] })));
       out(
         table(
@@ -68,7 +85,7 @@ export function register(program: Command): void {
             ['status', 'STATUS'],
             ['sans', 'SUBJECT ALT NAMES'],
           ],
-        ) || 'no certificates\n',
+        ) || (within !== undefined ? `no certificate expires within ${o.expiring}\n` : 'no certificates\n'),
       );
     });
 
@@ -79,7 +96,7 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExamples:\n  sipsec cert show telefono1\n  sipsec cert show ca --json')
     .action(async (name: string, o: { json?: boolean }, cmd: Command) => {
       const store = await openStore(cmd);
-      const e = name === 'ca' ? store.index.certificates.find((c) => c.kind === 'ca') : (store.current(name) ?? store.bySerial(name) ?? store.history(name).at(-1));
+      const e = name === 'ca' ? store.currentCa() : (store.current(name) ?? store.bySerial(name) ?? store.history(name).at(-1));
       if (!e) throw new SipsecError('NOT_FOUND', `no certificate named '${name}'`, 'see sipsec cert list');
       if (o.json) return printJson({ ...certJson(e), status: statusOf(e, store.clock()).split(' ')[0], certFile: store.paths.cert(e.serial) });
       out(showEntry(store, e));
@@ -103,19 +120,53 @@ export function register(program: Command): void {
     });
 
   cert
-    .command('renew <name>')
-    .description('new key and certificate with the same names (a phone\'s files are re-rendered); the old one is revoked as superseded')
+    .command('renew [name]')
+    .description('new key and certificate with the same names; the old one stays valid until the phone has its new files (or --grace ends), then is revoked as superseded')
+    .option('--expiring <span>', 'renew every current phone and server certificate that expires within SPAN (60d; a bare number is days)')
+    .option('--grace <span>', 'longest the old certificate stays valid (14d, 36h)', '14d')
+    .option('--now', 'revoke the old certificate at once (its key is compromised)')
+    .addOption(new Option('--key <type>', 'key type of the new certificate (default: the old one\'s)').choices(KEY_SPECS))
+    .option('--days <n>', 'validity of the new certificate (default: the CA\'s --leaf-days)')
     .option('--passphrase-file <file>', 'the CA key passphrase')
     .option('--json', 'print as JSON')
-    .addHelpText('after', '\nA phone\'s provisioning files in the CA home are re-rendered at once; a --out tree is rebuilt with sipsec provision render --out DIR.\n\nExamples:\n  sipsec cert renew telefono1\n  sipsec cert renew pbx')
-    .action(async (name: string, o: { passphraseFile?: string; json?: boolean }, cmd: Command) => {
+    .addHelpText(
+      'after',
+      `
+The old certificate stays valid (the registrar and HTTPS accept it, the CRL does not list it)
+until the phone fetches its new files or presents its new certificate, or until --grace ends;
+then sipsec revokes it as superseded (serve when running, else the next sipsec command).
+
+Examples:
+  sipsec cert renew telefono1
+  sipsec cert renew telefono1 --now                # its key leaked: the old certificate stops now
+  sipsec cert renew --expiring 60d --grace 7d      # every phone and server certificate ending within 60 days
+  sipsec cert list --expiring 30d`,
+    )
+    .action(async (name: string | undefined, o: { expiring?: string; grace: string; now?: boolean; key?: KeySpec; days?: string; passphraseFile?: string; json?: boolean }, cmd: Command) => {
+      if ((name === undefined) === (o.expiring === undefined)) throw new SipsecError('BAD_INPUT', name === undefined ? 'nothing to renew' : 'give NAME or --expiring, not both', 'sipsec cert renew NAME, or sipsec cert renew --expiring 60d');
+      const graceGiven = cmd.getOptionValueSource('grace') === 'cli';
+      if (o.now && graceGiven) throw new SipsecError('BAD_INPUT', '--now and --grace contradict each other', '--now revokes the old certificate at once; --grace keeps it valid for a while');
+      const graceMs = parseSpan(o.grace, '--grace');
+      const within = o.expiring !== undefined ? parseSpan(o.expiring, '--expiring') : undefined;
+      const days = o.days !== undefined ? parseDays(o.days, 825) : undefined;
       const store = await openStore(cmd);
-      const { old, renewed } = await renewCert(store, name, passphraseSource(o.passphraseFile));
-      const rendered = await followPhone(store, name, `${name} was renewed`);
-      if (o.json) return printJson({ old: certJson(old), renewed: certJson(renewed) });
-      note(`renewed ${name}: serial ${old.serial} superseded by ${renewed.serial}`);
-      if (rendered) note(`re-rendered ${name}'s provisioning files in ${rendered.out} (${rendered.written.length} file(s) changed)`);
-      out(showEntry(store, renewed));
+      const names = within !== undefined ? expiringCerts(store, within).map((c) => c.name) : [name!];
+      if (names.length === 0) {
+        if (o.json) return printJson({ schema: 1, renewals: [] });
+        note(`no certificate expires within ${o.expiring}`);
+        return;
+      }
+      const bar = within !== undefined && !o.json ? progress('renewing') : undefined;
+      const renewals = await renewMany(store, names, passphraseSource(o.passphraseFile), { graceMs, ...(o.now ? { now: true } : {}), ...(o.key ? { key: o.key } : {}), ...(days ? { days } : {}) }, bar ? (n) => bar.update(n, names.length) : undefined);
+      bar?.end();
+      await rerenderPhones(store, renewals.map((r) => r.renewed.name));
+      const olds = renewals.map((r) => ({ old: store.bySerial(r.old.serial) ?? r.old, renewed: r.renewed }));
+      if (o.json) return printJson(within !== undefined ? { schema: 1, renewals: olds } : { schema: 1, ...olds[0]! });
+      for (const { old, renewed } of olds) {
+        const fate = old.status === 'revoked' ? 'revoked now' : `valid until the phone has its new files, at most until ${old.graceUntil}`;
+        note(`renewed ${renewed.name}: new serial ${renewed.serial} (until ${shortDate(renewed.notAfter)}); old serial ${old.serial} ${fate}`);
+      }
+      if (within === undefined) out(showEntry(store, olds[0]!.renewed));
     });
 
   cert

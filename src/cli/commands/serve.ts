@@ -99,7 +99,7 @@ export function register(program: Command): void {
     .option('--allow <cidr>', 'only answer these networks (repeatable; default: everyone)', collect, [])
     .option('--https-client-cert <mode>', 'required: phone files over HTTPS need the phone\'s client certificate; optional: credentials do too', 'optional')
     .option('--firmware <dir>', 'also serve the regular files directly in DIR (firmware images)')
-    .option('--passphrase-file <file>', 'the CA key passphrase (only needed when serve must issue its certificate)')
+    .option('--passphrase-file <file>', 'the CA key passphrase: serve issues its certificate if there is none, and rewrites the CRL itself when a renewal overlap ends (also from SIPSEC_CA_PASSPHRASE)')
     .option('--client-cert <mode>', 'SIP/TLS: required (every phone presents its certificate; the TLS handshake refuses one without) or optional (digest alone is enough); default: required for phones whose vendor can present one')
     .option('--auth <mode>', 'SIP REGISTER authentication: both (client certificate where there is one, and digest) or cert (a verified phone certificate alone is enough)', 'both')
     .option('--tls-min <version>', 'oldest TLS version accepted on the SIP port: 1.0, 1.1, 1.2 or 1.3 (2011-era firmware may speak only 1.0)', '1.2')
@@ -166,6 +166,8 @@ Ports below 1024 need root, or: setcap cap_net_bind_service=+ep $(readlink -f $(
         httpsClientCert: clientCert,
         firmwareDir: typeof o.firmware === 'string' ? o.firmware : undefined,
         passphrase: passphraseSource(typeof o.passphraseFile === 'string' ? o.passphraseFile : undefined),
+        // A passphrase given up front unlocks the CA key at start, so ending a renewal overlap rewrites the CRL.
+        unlockCa: typeof o.passphraseFile === 'string' || !!process.env.SIPSEC_CA_PASSPHRASE,
         onEvent: (ev) => process.stdout.write(json ? JSON.stringify(ev) + '\n' : formatEventLine(ev) + '\n'),
         services: registrarServices(sipPort, registrar, echoSettings(o)),
         // One lockout for SIP and HTTPS: the HTTP password is the SIP secret.

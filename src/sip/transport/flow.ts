@@ -28,6 +28,8 @@ export interface TlsPeer {
   readonly certError: string | undefined;
   /** certError as a failure code (src/events/codes.ts). */
   readonly certErrorCode?: CertFailureCode | undefined;
+  /** True for the phone's current certificate, false for an older one in its renewal overlap. */
+  readonly certCurrent?: boolean | undefined;
   /** The phone the verified certificate belongs to (current, valid, not revoked). */
   readonly certPhone: string | undefined;
 }

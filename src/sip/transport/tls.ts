@@ -40,8 +40,8 @@ export interface TlsCredentials {
   cert: string;
   key: string;
   ca: string;
-  /** PEM CRL of the CA: revoked phone certificates fail verification (CERT_REVOKED). */
-  crl?: string | undefined;
+  /** PEM CRLs, one per trusted CA: revoked phone certificates fail verification (CERT_REVOKED). */
+  crl?: string | string[] | undefined;
 }
 
 export type TlsMin = '1.0' | '1.1' | '1.2' | '1.3';
@@ -62,6 +62,8 @@ export interface HandshakeReport {
   /** `error` as a failure code. */
   code?: TlsFailureCode | undefined;
   phone?: string | undefined;
+  /** Whether the certificate is the phone's current one (false: an older one in its renewal overlap). */
+  current?: boolean | undefined;
 }
 
 /** What the transport asks its owner about a verified-or-not peer certificate. */
@@ -71,6 +73,7 @@ export type CertificateJudge = (cert: tls.PeerCertificate | undefined, authoriza
   error: string | undefined;
   code?: CertFailureCode | undefined;
   phone: string | undefined;
+  current?: boolean | undefined;
 };
 
 export interface TlsTransportOptions {
@@ -398,6 +401,7 @@ export class TlsTransport {
         certError: judged.error,
         certErrorCode: judged.error === undefined ? undefined : (judged.code ?? 'tls.cert_invalid'),
         certPhone: judged.phone,
+        certCurrent: judged.current,
       };
     } catch (e) {
       socket.destroy();
@@ -415,6 +419,7 @@ export class TlsTransport {
       certSerial: peer.certSerial,
       certSubject: peer.certSubject,
       phone: peer.certPhone,
+      ...(peer.certSerial !== undefined && peer.certCurrent !== undefined ? { current: peer.certCurrent } : {}),
       ...(peer.certError ? { error: `client certificate not accepted: ${peer.certError}`, alert: 'none: the first request is answered 403, then the connection closes', code: peer.certErrorCode } : {}),
     });
     if (peer.certError) {

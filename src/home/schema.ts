@@ -52,6 +52,13 @@ export const CertEntrySchema = z.object({
   status: z.enum(['valid', 'revoked']),
   revokedAt: z.string().optional(),
   reason: z.enum(REVOCATION_REASONS).optional(),
+  /**
+   * Superseded but not yet revoked: the serial of the certificate that
+   * replaced it, and until when the old one stays valid so a phone that has
+   * not fetched its new files keeps working (issue 11, overlap).
+   */
+  supersededBy: z.string().regex(/^[0-9a-f]+$/).optional(),
+  graceUntil: z.string().optional(),
 });
 export type CertEntry = z.infer<typeof CertEntrySchema>;
 

@@ -24,6 +24,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 import { sipUser } from '../inventory/phones.js';
+import { inUse } from '../home/supersede.js';
 import type { Phone } from '../home/schema.js';
 import type { CaStore } from '../home/store.js';
 import { loadAllVendors } from '../vendors/registry.js';
@@ -149,7 +150,8 @@ export class Identities {
     if (!entry) return refuse(`serial ${raw} is not in this CA's index`);
     if (entry.status === 'revoked') return refuse(`the certificate of ${entry.name} is revoked (CA index)`);
     if (entry.kind !== 'phone') return refuse(`a ${entry.kind} certificate (${entry.name}), not a phone's`);
-    if (this.#store.current(entry.name)?.serial !== entry.serial) return refuse(`a superseded certificate of ${entry.name} (it was renewed)`);
+    // A superseded certificate stays usable during its overlap, so the phone is not locked out before it fetches its new one.
+    if (!inUse(this.#store, entry, this.#store.clock())) return refuse(`a superseded certificate of ${entry.name} (it was renewed)`);
     if (!this.#byName.has(entry.name)) return refuse(`${entry.name} is no longer a phone of this CA`);
     return { serial, subject, error: undefined, phone: entry.name };
   }

@@ -12,6 +12,7 @@ import type { ServeRuntime, ServeService } from './serve.js';
 import type { DigestAlgorithm } from '../auth/digest.js';
 import type { Flow } from '../sip/transport/flow.js';
 import { Identities, type ClientCertMode } from './identity.js';
+import { inUse } from '../home/supersede.js';
 import type { LocalEndpoint } from '../sip/registrar/local-endpoint.js';
 import type { LockoutOptions } from '../auth/lockout.js';
 import type { RegistrarOptions } from '../sip/registrar/bindings.js';
@@ -145,7 +146,7 @@ export async function startRegistrar(rt: ServeRuntime, o: RegistrarServiceOption
       const serial = flow.tls?.certPhone ? flow.tls.certSerial : undefined;
       if (!serial) continue;
       const entry = store.bySerial(serial);
-      const valid = entry && entry.status === 'valid' && store.current(entry.name)?.serial === entry.serial && identities.phone(entry.name) !== undefined;
+      const valid = entry && inUse(store, entry, store.clock()) && identities.phone(entry.name) !== undefined;
       if (valid) continue;
       const why = entry?.status === 'revoked' ? `certificate ${serial} of ${entry.name} was revoked` : `certificate ${serial} is no longer a phone's current certificate`;
       rt.bus.emit({ event: 'sip.reject', remote: flow.remote, phone: flow.phone, transport: 'tls', what: 'connection', why: `${why}: connection closed`, status: 'dropped' });

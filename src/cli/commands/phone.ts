@@ -239,8 +239,9 @@ Examples:
       const reissue = plan.update.filter((u) => u.reissue).length;
       const summary = { schema: 1 as const, added: plan.add.length, updated: plan.update.length, reissued: reissue, unchanged: plan.unchanged.length, skipped: plan.skipped.length, warnings: sheet.warnings };
       if (o.dryRun) {
-        if (o.json) return printJson({ ...summary, valid: plan.add.length + plan.update.length + plan.unchanged.length, dryRun: true });
-        note(`${plan.add.length} to add, ${plan.update.length} to update (${reissue} certificate(s) re-issued), ${plan.unchanged.length} unchanged, ${plan.skipped.length} skipped; nothing written (--dry-run)`);
+        const valid = plan.add.length + plan.update.length + plan.unchanged.length + plan.skipped.length;
+        if (o.json) return printJson({ ...summary, valid, dryRun: true });
+        note(`${valid} row(s) valid: ${plan.add.length} to add, ${plan.update.length} to update (${reissue} certificate(s) re-issued), ${plan.unchanged.length} unchanged, ${plan.skipped.length} skipped; nothing issued (--dry-run)`);
         return;
       }
       const pass = passphraseSource(o.passphraseFile);

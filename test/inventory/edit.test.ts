@@ -127,12 +127,14 @@ test('phone edit (CLI): conflicting flags refused up front with exit 2; clashes 
     [['--option', 'nonsense=1'], /unknown aastra option 'nonsense'/, 2],
     [['--remove-ip', '10.0.9.9'], /t1 has no such address \(its addresses: 10\.0\.1\.1\)/, 2],
     [['--unset-option', 'persistent_tls'], /t1 has no such option/, 2],
-    [['--ext', '102'], /t1: SIP user '102' is already used by t2/, 1],
-    [['--mac', '00-08-5D-00-00-02'], /t1: MAC 00085d000002 is already used by t2/, 1],
+    // DUPLICATE: exit 1 today; the guard-rails work moves it to 2 with the other bad-input codes.
+    [['--ext', '102'], /t1: SIP user '102' is already used by t2/, -1],
+    [['--mac', '00-08-5D-00-00-02'], /t1: MAC 00085d000002 is already used by t2/, -1],
   ];
   for (const [flags, re, code] of refused) {
     const r = cli(home, 'phone', 'edit', 't1', ...flags);
-    assert.equal(r.code, code, `${flags.join(' ')}: ${r.stderr}`);
+    if (code > 0) assert.equal(r.code, code, `${flags.join(' ')}: ${r.stderr}`);
+    else assert.ok(r.code === 1 || r.code === 2, `${flags.join(' ')}: ${r.code} ${r.stderr}`);
     assert.match(r.stderr, re, flags.join(' '));
   }
   const missing = cli(home, 'phone', 'edit', 'nobody', '--ext', '300');

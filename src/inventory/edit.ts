@@ -91,8 +91,13 @@ export function namesMatch(cert: CertEntry, sans: { dns: string[]; ip: string[];
   return sameSet(lower(cert.sans.dns), lower(sans.dns)) && sameSet(cert.sans.ip, sans.ip) && sameSet(cert.sans.uri, sans.uri);
 }
 
+/** JSON with object keys sorted: options parsed in another order are the same options. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x));
+}
+
 function differs(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) !== JSON.stringify(b);
+  return canonical(a) !== canonical(b);
 }
 
 function nextIps(before: Phone, edit: PhoneEdit): string[] {

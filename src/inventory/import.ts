@@ -98,7 +98,8 @@ export async function parsePhoneSheet(text: string, file: string): Promise<Phone
   if (bad) throw new SipsecError('BAD_INPUT', `${file} line ${header.line}: an '${OPTION_PREFIX}' column without a name`, `write it as ${OPTION_PREFIX}KEY, e.g. ${OPTION_PREFIX}model`);
   const present = new Set(kinds.flatMap((k) => (k.kind === 'field' ? [k.field] : [])));
   const warnings: string[] = [];
-  const ignored = cols.filter((_, i) => kinds[i]!.kind === 'ignored');
+  // Named as the sheet writes them, so they can be found in it.
+  const ignored = header.cells.filter((_, i) => kinds[i]!.kind === 'ignored').map((c) => c.trim());
   if (ignored.length > 0) {
     warnings.push(`${file}: column${ignored.length > 1 ? 's' : ''} ${ignored.map((c) => `'${c}'`).join(', ')} ignored: not sipsec's (write ${OPTION_PREFIX}KEY for a vendor option)`);
   }

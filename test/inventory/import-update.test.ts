@@ -72,7 +72,7 @@ test('columns: unknown ones ignored with one warning naming them; option:KEY and
     'fleet.csv',
   );
   assert.deepEqual(sheet.warnings, [
-    "fleet.csv: columns 'room', 'notes' ignored: not sipsec's (write option:KEY for a vendor option)",
+    "fleet.csv: columns 'room', 'Notes' ignored: not sipsec's (write option:KEY for a vendor option)",
     "fleet.csv: column 'model' is not a aastra option: ignored on lines 2, 4",
   ]);
   assert.deepEqual(sheet.rows[0]!.input.options, { persistent_tls: 'no' });

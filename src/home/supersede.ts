@@ -1,6 +1,7 @@
 import { SipsecError } from '../core/errors.js';
-import type { CaStore } from './store.js';
+import { CaStore, type PassphraseSource } from './store.js';
 import type { CertEntry, Index } from './schema.js';
+import type { RevocationReason } from '../pki/crl.js';
 
 /**
  * Replacing a certificate without an outage: the old one is not revoked
@@ -46,4 +47,19 @@ export function inUse(store: Pick<CaStore, 'current'>, entry: CertEntry, now: Da
   if (entry.status !== 'valid') return false;
   if (store.current(entry.name)?.serial === entry.serial) return true;
   return entry.supersededBy !== undefined && entry.graceUntil !== undefined && new Date(entry.graceUntil).getTime() > now.getTime();
+}
+
+/**
+ * Revoke every certificate of a name that is still valid: the current one
+ * and any superseded one in its overlap (a removed phone keeps none), then
+ * publish a fresh CRL. Returns the revoked entries, current one last.
+ */
+export async function revokeAllOf(store: CaStore, name: string, reason: RevocationReason, passphrase: PassphraseSource): Promise<CertEntry[]> {
+  const valid = store.history(name).filter((c) => c.status === 'valid' && c.kind !== 'ca');
+  if (valid.length === 0) return [];
+  const signer = await store.signer(passphrase);
+  const at = store.clock();
+  const revoked = await store.update((draft) => valid.map((c) => ({ ...CaStore.revokeIn(draft, c.serial, reason, at) })));
+  await store.writeCrl(signer);
+  return revoked;
 }

@@ -203,6 +203,8 @@ export interface ImportPlan {
   unchanged: string[];
   /** Existing phones left alone (--skip-existing). */
   skipped: string[];
+  /** Rows naming existing phones without --update or --skip-existing (one error in `errors` covers them all). */
+  existing: Array<{ name: string; line: number }>;
   /** Every problem, each naming its file line; nothing may be committed while there is one. */
   errors: SipsecError[];
   /** Lines of the rows in error (a row may have several). */
@@ -221,14 +223,14 @@ function existingPhone(store: CaStore, name: string): Phone | undefined {
  * of the row that causes it (for a duplicate, the later row).
  */
 export async function planImport(store: CaStore, sheet: PhoneSheet, mode: ImportMode): Promise<ImportPlan> {
-  const plan: ImportPlan = { add: [], update: [], unchanged: [], skipped: [], errors: [], badLines: [] };
+  const plan: ImportPlan = { add: [], update: [], unchanged: [], skipped: [], existing: [], errors: [], badLines: [] };
   const fail = (line: number, e: unknown) => {
     plan.errors.push(rowError(sheet.file, line, e));
     if (!plan.badLines.includes(line)) plan.badLines.push(line);
   };
   const defaults = { key: store.config.leafKey, days: store.config.leafDays, now: store.clock() };
   const seen = new Map<string, number>();
-  const existingRows: Array<{ name: string; line: number }> = [];
+  const existingRows = plan.existing;
   // Phones this sheet adds or changes, in row order, for the clash check of the result.
   const batch: Array<{ line: number; phone: Phone }> = [];
   for (const row of sheet.rows) {

@@ -176,6 +176,14 @@ test('phone edit (CLI): --json prints the updated phone (schema 1, nulls, no sec
   assert.match(text.stderr, /new certificate [0-9a-f]+ \(a name in it changed\); the old one [0-9a-f]+ stays valid until \d{4}-\d{2}-\d{2}/);
   const none = ok(home, 'phone', 'edit', 't1', '--add-ip', '10.0.1.7');
   assert.match(none.stderr, /t1: nothing to change/);
+
+  // Removing the phone revokes its current certificate and the one still in its overlap.
+  const valid = index(home).certificates.filter((c) => c.name === 't1' && c.status === 'valid').map((c) => c.serial);
+  assert.equal(valid.length, 2);
+  const removed = JSON.parse(ok(home, 'phone', 'remove', 't1', '--json').stdout) as { revokedSerials: string[] };
+  assert.deepEqual(removed.revokedSerials, valid);
+  const crl = run(requirePeer('openssl'), ['crl', '-in', path.join(home, 'crl.pem'), '-noout', '-text']);
+  for (const serial of valid) assert.match(crl.stdout.toLowerCase(), new RegExp(`serial number: ${serial.replace(/^0+/, '')}`));
 });
 
 test('serve picks up an edit: the new address and secret are served, the files follow, an event names the fields', async (t) => {

@@ -8,7 +8,7 @@ import { addPhones, findPhone, redact, sipUser, validatePhone, type PhoneInput }
 import { planImport, readPhoneCsv, type ImportMode } from '../../inventory/import.js';
 import { applyEdits, checkEdit, editPhone, type PhoneEdit } from '../../inventory/edit.js';
 import { exportCsv, exportJson } from '../../inventory/export.js';
-import { revokeCert } from '../../home/operations.js';
+import { revokeAllOf } from '../../home/supersede.js';
 import { isVendorId, loadVendor, vendorIds } from '../../vendors/registry.js';
 import { askChoice, askText, interactive } from '../prompt.js';
 import { afterPhonesChanged } from '../../provision/hooks.js';
@@ -60,7 +60,7 @@ function clearable(v: unknown): string | null | undefined {
 }
 
 export function register(program: Command): void {
-  const phone = program.command('phone').description('the phone inventory: add (issues the certificate and renders the files), import, list, show, remove');
+  const phone = program.command('phone').description('the phone inventory: add (issues the certificate and renders the files), edit, import, export, list, show, remove');
 
   phone
     .command('add <name>')
@@ -227,13 +227,13 @@ Examples:
       for (const w of sheet.warnings) note(`warning: ${w}`);
       const plan = await planImport(store, sheet, mode);
       if (plan.errors.length > 0) {
-        const existing = plan.errors.find((e) => e.message.includes('already in the inventory'));
-        if (existing && plan.errors.length === 1) throw new SipsecError('BAD_INPUT', `${existing.message}; nothing was issued`, existing.hint);
+        // A sheet imported twice: the one error says what to run instead.
+        if (plan.existing.length > 0 && plan.errors.length === 1) throw new SipsecError('BAD_INPUT', `${plan.errors[0]!.message}; nothing was issued`, plan.errors[0]!.hint);
         for (const e of plan.errors) note(e.line());
         throw new SipsecError(
           'BAD_INPUT',
           `${plan.badLines.length} of ${sheet.rows.length} row(s) in ${file} are invalid; nothing was issued`,
-          existing ? 'fix the rows above and run the import again; for phones already in the inventory add --update or --skip-existing' : 'fix the rows above and run the import again',
+          plan.existing.length > 0 ? 'fix the rows above and run the import again; for phones already in the inventory add --update or --skip-existing' : 'fix the rows above and run the import again',
         );
       }
       const reissue = plan.update.filter((u) => u.reissue).length;
@@ -346,15 +346,14 @@ Examples:
       const store = await openStore(cmd);
       const p = findPhone(store, name);
       const pass = passphraseSource(o.passphraseFile);
-      let revoked: string | undefined;
-      if (store.current(p.name)) {
-        revoked = (await revokeCert(store, p.name, 'cessationOfOperation', pass)).serial;
-      }
+      // The current certificate and any older one still in its overlap after an edit.
+      const all = await revokeAllOf(store, p.name, 'cessationOfOperation', pass);
+      const revoked = all.at(-1)?.serial;
       await store.update((draft) => {
         draft.phones = draft.phones.filter((x) => x.name !== p.name);
       });
       await afterPhonesChanged(store, [], [p.name]);
-      if (o.json) return printJson({ removed: p.name, revokedSerial: revoked ?? null });
-      note(`removed ${p.name}${revoked ? `; certificate ${revoked} revoked (cessationOfOperation), CRL updated` : ''}`);
+      if (o.json) return printJson({ removed: p.name, revokedSerial: revoked ?? null, revokedSerials: all.map((c) => c.serial) });
+      note(`removed ${p.name}${revoked ? `; certificate${all.length > 1 ? 's' : ''} ${all.map((c) => c.serial).join(', ')} revoked (cessationOfOperation), CRL updated` : ''}`);
     });
 }

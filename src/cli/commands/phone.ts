@@ -255,7 +255,7 @@ Examples:
       const rendered = await afterPhonesChanged(store, [...result.phones.map((p) => p.name), ...changedNames], changedNames);
       const seconds = (Date.now() - started) / 1000;
       if (o.json) return printJson({ ...summary, imported: result.phones.length, seconds, files: rendered.files.length });
-      note(`imported ${result.phones.length} phone(s) in ${seconds.toFixed(1)} s (${(result.phones.length / Math.max(seconds, 0.001)).toFixed(1)}/s)`);
+      if (mode === 'add' || result.phones.length > 0) note(`imported ${result.phones.length} phone(s) in ${seconds.toFixed(1)} s (${(result.phones.length / Math.max(seconds, 0.001)).toFixed(1)}/s)`);
       if (mode === 'update') note(`updated ${edited.length} phone(s) in place (${reissue} certificate(s) re-issued; each old one stays valid 14 days), ${plan.unchanged.length} unchanged`);
       if (mode === 'skip-existing') note(`skipped ${plan.skipped.length} phone(s) already in the inventory`);
     });

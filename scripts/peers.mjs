@@ -8,6 +8,7 @@ const PEERS = [
   ['tftp', 'tftp-hpa'], ['in.tftpd', 'tftpd-hpa'], ['baresip', 'baresip'], ['sipp', 'sip-tester'],
   ['stunnel4', 'stunnel4'], ['linphonec', 'linphone-cli'], ['kamailio', 'kamailio'], ['tshark', 'tshark'],
   ['cc', 'gcc'], ['chromium', 'chromium'], ['script', 'bsdutils'],
+  ['dnsmasq', 'dnsmasq-base'], ['dhcpd', 'isc-dhcp-server'], ['kea-dhcp4', 'kea-dhcp4-server'],
 ];
 const EXTRA = ['baresip-core', 'kamailio-tls-modules', 'libc6-dev', 'libsrtp2-dev', 'pkg-config', 'procps', 'iproute2'];
 

@@ -269,6 +269,15 @@ const certSuperseded = event('cert.superseded', {
   crl: z.boolean(),
 });
 
+// ------------------------------------------------------------------ inventory
+
+const phoneChanged = event('phone.changed', {
+  phone: z.string(),
+  change: z.enum(['added', 'edited', 'removed']),
+  /** The names of the fields that changed, never their values (a rotated secret is not logged). */
+  fields: z.array(z.string()),
+});
+
 // ------------------------------------------------------------------ resync
 
 const phoneResync = event('phone.resync', {
@@ -452,6 +461,7 @@ export const SERVE_EVENTS = {
   'call.end': { schema: callEnd, summary: 'a call ended: the echo\'s media counters, or a proxied BYE' },
   'provision.fetch': { schema: provisionFetch, summary: 'a provisioning file served (HTTPS, HTTP, TFTP)' },
   'provision.denied': { schema: provisionDenied, summary: 'a provisioning request refused' },
+  'phone.changed': { schema: phoneChanged, summary: 'serve saw a phone added, edited or removed in the CA home (field names only)' },
   'cert.superseded': { schema: certSuperseded, summary: 'a renewal overlap ended: the old certificate is revoked as superseded' },
   'phone.resync': { schema: phoneResync, summary: 'a registered phone was told to fetch its files again (NOTIFY), and what it answered' },
   'provision.suppressed': { schema: provisionSuppressed, summary: 'TFTP refusals counted instead of reported (flood)' },

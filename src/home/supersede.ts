@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import { SipsecError, isSipsecError } from '../core/errors.js';
 import { CaStore, sameSerial, type PassphraseSource } from './store.js';
 import type { CertEntry, Index } from './schema.js';
+import type { RevocationReason } from '../pki/crl.js';
 
 /**
  * Renewal without an outage. A replaced certificate stays valid (accepted
@@ -211,4 +212,19 @@ export async function sweepSupersedes(store: CaStore, o: { passphrase?: Passphra
   const fetched = [...new Set(events.filter((e) => e.event === 'provision.fetch' && e.result === 'ok' && typeof e.phone === 'string' && pending.some((p) => p.name === e.phone)).map((e) => e.phone as string))];
   const withKeys = fetched.length > 0 && o.keyPhones ? await o.keyPhones(fetched) : undefined;
   return settleSupersedes(store, events, { ...(o.passphrase ? { passphrase: o.passphrase } : {}), ...(withKeys ? { keyFiles: (phone: string) => withKeys.has(phone) } : {}) });
+}
+
+/**
+ * Revoke every certificate of a name that is still valid: the current one
+ * and any superseded one in its overlap (a removed phone keeps none), then
+ * publish a fresh CRL. Returns the revoked entries, current one last.
+ */
+export async function revokeAllOf(store: CaStore, name: string, reason: RevocationReason, passphrase: PassphraseSource): Promise<CertEntry[]> {
+  const valid = store.history(name).filter((c) => c.status === 'valid' && c.kind !== 'ca');
+  if (valid.length === 0) return [];
+  const signer = await store.signer(passphrase);
+  const at = store.clock();
+  const revoked = await store.update((draft) => valid.map((c) => ({ ...CaStore.revokeIn(draft, c.serial, reason, at) })));
+  await store.writeCrl(signer);
+  return revoked;
 }

@@ -21,7 +21,8 @@ export interface PhoneInput {
   line?: number | string | undefined;
   key?: string | undefined;
   days?: number | string | undefined;
-  options?: Record<string, string>;
+  /** Strings from flags and CSV cells; stored values (numbers, booleans) when an edit re-validates a phone. */
+  options?: Record<string, string | number | boolean>;
 }
 
 export interface ValidPhone {
@@ -126,9 +127,20 @@ export function phoneRequest(v: ValidPhone, domain: string): LeafRequest {
   return { name: v.phone.name, kind: 'phone', cn: v.phone.name, sans: phoneSans(v.phone, domain), keySpec: v.key, days: v.days };
 }
 
-/** Conflicts of a batch with itself and with the store: names, MACs, extensions. */
-export function findConflicts(batch: Phone[], existing: { phones: Phone[]; certificates: CertEntry[] }): string[] {
-  const problems: string[] = [];
+/** A clash of a phone in a batch: `at` is its index in the batch (the later of two clashing rows). */
+export interface Conflict {
+  at: number;
+  phone: string;
+  message: string;
+}
+
+/**
+ * Conflicts of a batch with itself and with the store: names, MACs, SIP
+ * users. Within the batch the later phone is the one reported, so a sheet's
+ * duplicate row is named, not the first.
+ */
+export function findConflicts(batch: Phone[], existing: { phones: Phone[]; certificates: CertEntry[] }): Conflict[] {
+  const problems: Conflict[] = [];
   const names = new Map<string, string>();
   const macs = new Map<string, string>();
   const exts = new Map<string, string>();
@@ -138,19 +150,26 @@ export function findConflicts(batch: Phone[], existing: { phones: Phone[]; certi
   }
   for (const c of existing.certificates) if (c.status === 'valid') names.set(c.name.toLowerCase(), c.name);
   for (const p of existing.phones) names.set(p.name.toLowerCase(), p.name);
-  for (const p of batch) {
+  batch.forEach((p, at) => {
+    const clash = (message: string) => problems.push({ at, phone: p.name, message: `${p.name}: ${message}` });
     const lower = p.name.toLowerCase();
-    if (names.has(lower)) problems.push(`${p.name}: the name is already used by ${names.get(lower)}`);
+    if (names.has(lower)) clash(`the name is already used by ${names.get(lower)}`);
     names.set(lower, p.name);
     if (p.mac) {
-      if (macs.has(p.mac)) problems.push(`${p.name}: MAC ${p.mac} is already used by ${macs.get(p.mac)}`);
+      if (macs.has(p.mac)) clash(`MAC ${p.mac} is already used by ${macs.get(p.mac)}`);
       macs.set(p.mac, p.name);
     }
     const user = p.ext ?? p.name;
-    if (exts.has(user)) problems.push(`${p.name}: SIP user '${user}' is already used by ${exts.get(user)}`);
+    if (exts.has(user)) clash(`SIP user '${user}' is already used by ${exts.get(user)}`);
     exts.set(user, p.name);
-  }
+  });
   return problems;
+}
+
+/** The store without these phones (and their certificates): what a changed batch must not clash with. */
+export function othersThan(index: { phones: Phone[]; certificates: CertEntry[] }, names: string[]): { phones: Phone[]; certificates: CertEntry[] } {
+  const set = new Set(names);
+  return { phones: index.phones.filter((p) => !set.has(p.name)), certificates: index.certificates.filter((c) => !(c.kind === 'phone' && set.has(c.name))) };
 }
 
 export interface AddResult {
@@ -186,7 +205,7 @@ export async function addPhones(
     store.index,
   );
   if (conflicts.length > 0) {
-    throw new SipsecError('DUPLICATE', conflicts[0]!, conflicts.length > 1 ? `and ${conflicts.length - 1} more conflict(s); nothing was issued` : 'pick another name, MAC or extension');
+    throw new SipsecError('DUPLICATE', conflicts[0]!.message, conflicts.length > 1 ? `and ${conflicts.length - 1} more conflict(s); nothing was issued` : 'pick another name, MAC or extension');
   }
   const clashes = await vendorConflicts(
     valid.map((v) => v.phone),
@@ -212,7 +231,7 @@ export async function addPhones(
           part.map((v) => v.phone),
           draft,
         );
-        if (again.length > 0) throw new SipsecError('DUPLICATE', again[0]!, 'another sipsec added it meanwhile; nothing of this chunk was committed');
+        if (again.length > 0) throw new SipsecError('DUPLICATE', again[0]!.message, 'another sipsec added it meanwhile; nothing of this chunk was committed');
         for (let i = 0; i < part.length; i++) {
           draft.phones.push(part[i]!.phone);
           draft.certificates.push(prepared[i]!.entry);

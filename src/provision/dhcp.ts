@@ -16,6 +16,10 @@ import { addresses } from './context.js';
  * sipsec's CA it cannot check an HTTPS server signed by it, and some
  * (Cisco SPA, Aastra) trust only their built-in roots for HTTPS
  * provisioning (vendors.md §9.5).
+ *
+ * Each inventory phone with a MAC and a recorded IPv4 address also gets a
+ * reservation (MAC -> that address): sipsec's TFTP server answers a phone's
+ * own files only from its recorded address, so the phone must get it.
  */
 
 export const DHCP_FORMATS = ['dnsmasq', 'isc', 'kea'] as const;
@@ -32,11 +36,18 @@ export interface DhcpOption {
   type: 'text' | 'ip';
 }
 
+export interface DhcpPhone {
+  name: string;
+  mac: string;
+  /** The recorded IPv4 address reserved for this MAC; null when the phone has none. */
+  ip: string | null;
+}
+
 export interface DhcpVendorBlock {
   vendor: string;
   options: DhcpOption[];
-  /** Phones of this vendor in the inventory (with a MAC): the options are scoped to them. */
-  phones: Array<{ name: string; mac: string }>;
+  /** Phones of this vendor in the inventory (with a MAC): the options are scoped to them; `ip` is the address reserved for it. */
+  phones: DhcpPhone[];
   /** Why these options, with the source. */
   why: string;
 }
@@ -49,6 +60,8 @@ export interface DhcpResult {
   vendors: DhcpVendorBlock[];
   /** Options for every client of the subnet (vendors without phones in the inventory). */
   global: DhcpOption[];
+  /** MAC -> recorded IPv4 address, for every phone printed that has one. */
+  reservations: Array<{ phone: string; mac: string; ip: string }>;
   notes: string[];
   text: string;
 }
@@ -130,6 +143,21 @@ function parseAddresses(a: Addresses, notes: string[]): ParsedAddresses {
   return { tftpHost, tftpPort, bootUrl, httpsReplaced: true };
 }
 
+/**
+ * The address to reserve for a phone: its first recorded IPv4 address
+ * (DHCPv4 hands out one address per MAC). Phones without one are named in
+ * a note, since TFTP will not give them their files from a random address.
+ */
+function reservedIp(p: Phone, notes: string[]): string | null {
+  const v4 = p.ips.filter((ip) => isIP(ip) === 4);
+  if (v4.length === 0) {
+    notes.push(`${p.name} has no recorded IPv4 address: no reservation (record the address it gets with sipsec phone edit ${p.name} --ip ADDR)`);
+    return null;
+  }
+  if (v4.length > 1) notes.push(`${p.name} has ${v4.length} IPv4 addresses; DHCP reserves one per MAC: ${v4[0]}`);
+  return v4[0]!;
+}
+
 /** Vendors to print: the one asked for, else those with phones, else all. */
 function selectVendors(vendor: string | undefined, phones: Phone[]): string[] {
   if (vendor !== undefined) {
@@ -155,7 +183,7 @@ export function dhcpSnippets(a: Addresses, phones: Phone[], opts: { vendor?: str
   const vendors: DhcpVendorBlock[] = selectVendors(opts.vendor, phones).map((id) => ({
     vendor: id,
     options: RULES[id]!.options(parsed),
-    phones: phones.filter((p) => p.vendor === id && p.mac).map((p) => ({ name: p.name, mac: p.mac! })),
+    phones: phones.filter((p) => p.vendor === id && p.mac).map((p) => ({ name: p.name, mac: p.mac!, ip: reservedIp(p, notes) })),
     why: RULES[id]!.why,
   }));
   if (parsed.httpsReplaced && vendors.some((v) => RULES[v.vendor]!.usesUrl)) {
@@ -165,7 +193,14 @@ export function dhcpSnippets(a: Addresses, phones: Phone[], opts: { vendor?: str
     notes.push('option 150 left out: it carries IPv4 addresses and the TFTP server is a name (sipsec ca config --tftp-server <IPv4>)');
   }
   const global = mergeGlobal(vendors.filter((v) => v.phones.length === 0), notes);
-  const result = { format, tftpServer: a.tftpServer, bootUrl: parsed.bootUrl.href, vendors, global, notes };
+  const reservations = vendors.flatMap((v) => v.phones.flatMap((p) => (p.ip ? [{ phone: p.name, mac: formatMac(p.mac, 'colon'), ip: p.ip }] : [])));
+  const byIp = new Map<string, string>();
+  for (const r of reservations) {
+    const other = byIp.get(r.ip);
+    if (other) notes.push(`${other} and ${r.phone} both have ${r.ip}: a DHCP server gives an address to one MAC only (sipsec phone edit ${r.phone} --ip ADDR)`);
+    else byIp.set(r.ip, r.phone);
+  }
+  const result = { format, tftpServer: a.tftpServer, bootUrl: parsed.bootUrl.href, vendors, global, reservations, notes };
   return { ...result, text: FORMATTERS[format](result) };
 }
 
@@ -209,7 +244,8 @@ function dnsmasq(r: Omit<DhcpResult, 'text'>): string {
     const tag = `sipsec-${v.vendor}`;
     out.push('', `# ${v.vendor}: the inventory's phones, tagged by MAC`);
     // dnsmasq reads `#` as a comment only at the start of a line: the phone's name goes above its entry.
-    for (const p of v.phones) out.push(`# ${p.name}`, `dhcp-host=${formatMac(p.mac, 'colon')},set:${tag}`);
+    // dhcp-host=<MAC>,set:<tag>[,<IPv4>]: tags the phone and reserves its recorded address (dnsmasq(8)).
+    for (const p of v.phones) out.push(`# ${p.name}`, `dhcp-host=${formatMac(p.mac, 'colon')},set:${tag}${p.ip ? `,${p.ip}` : ''}`);
     for (const o of v.options) out.push(line(o, tag));
   }
   return out.join('\n') + '\n';
@@ -228,7 +264,13 @@ function isc(r: Omit<DhcpResult, 'text'>): string {
   for (const v of r.vendors.filter((b) => b.phones.length > 0)) {
     out.push('', `# ${v.vendor}: the inventory's phones`);
     for (const p of v.phones) {
-      out.push(`host sipsec-${p.name.replace(/[^A-Za-z0-9.-]/g, '-')} {`, `  hardware ethernet ${formatMac(p.mac, 'colon')};`, ...v.options.map((o) => `  ${stmt(o)}`), '}');
+      out.push(
+        `host sipsec-${p.name.replace(/[^A-Za-z0-9.-]/g, '-')} {`,
+        `  hardware ethernet ${formatMac(p.mac, 'colon')};`,
+        ...(p.ip ? [`  fixed-address ${p.ip};`] : []),
+        ...v.options.map((o) => `  ${stmt(o)}`),
+        '}',
+      );
     }
   }
   return out.join('\n') + '\n';
@@ -248,7 +290,7 @@ function kea(r: Omit<DhcpResult, 'text'>): string {
   const dhcp4: Record<string, unknown> = {};
   if (r.global.length > 0) dhcp4['option-data'] = r.global.map(data);
   const reservations = r.vendors.flatMap((v) =>
-    v.phones.map((p) => ({ 'hw-address': formatMac(p.mac, 'colon'), comment: `sipsec ${v.vendor} phone ${p.name}`, 'option-data': v.options.map(data) })),
+    v.phones.map((p) => ({ 'hw-address': formatMac(p.mac, 'colon'), ...(p.ip ? { 'ip-address': p.ip } : {}), comment: `sipsec ${v.vendor} phone ${p.name}`, 'option-data': v.options.map(data) })),
   );
   if (reservations.length > 0) {
     // Global reservations; Kea uses them when "reservations-global" is true (or move them into the subnet).

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { writeFileAtomic } from '../core/atomic.js';
 import { AllowList } from '../core/net.js';
 import type { CaStore, PassphraseSource } from '../home/store.js';
+import type { Phone } from '../home/schema.js';
 import { buildRoutes, makeTable, type Route, type RouteTable } from '../provision/routes.js';
 import { decide, type AccessPolicyOptions } from '../provision/access.js';
 import { startHttpProvisioning, type HttpProvisionServer } from '../provision/http.js';
@@ -152,6 +153,29 @@ function strictEvents(): EventBusOptions {
  * or one another serve already runs on (serve.pid), stops here with one
  * line, so a refused serve never holds a port.
  */
+/**
+ * What changed in the inventory between two reloads (phone add/edit/remove
+ * or import by another sipsec process): field names only, never values,
+ * so a rotated secret is reported without being logged.
+ */
+export function phoneChanges(before: Map<string, Phone>, after: Phone[]): Array<{ phone: string; change: 'added' | 'edited' | 'removed'; fields: string[] }> {
+  const out: Array<{ phone: string; change: 'added' | 'edited' | 'removed'; fields: string[] }> = [];
+  const seen = new Set<string>();
+  for (const p of after) {
+    seen.add(p.name);
+    const old = before.get(p.name);
+    if (!old) {
+      out.push({ phone: p.name, change: 'added', fields: [] });
+      continue;
+    }
+    const keys = [...new Set([...Object.keys(old), ...Object.keys(p)])] as Array<keyof Phone>;
+    const fields = keys.filter((k) => JSON.stringify(old[k]) !== JSON.stringify(p[k]));
+    if (fields.length > 0) out.push({ phone: p.name, change: 'edited', fields });
+  }
+  for (const name of before.keys()) if (!seen.has(name)) out.push({ phone: name, change: 'removed', fields: [] });
+  return out;
+}
+
 export async function startServe(o: ServeOptions): Promise<RunningServe> {
   await o.store.assertWritable();
   const lock = await acquireServeLock(o.store.paths);
@@ -401,7 +425,9 @@ async function startServeLocked(o: ServeOptions): Promise<RunningServe> {
         const now = await stamp();
         if (now === lastStamp) return;
         lastStamp = now;
+        const before = new Map(store.index.phones.map((p) => [p.name, p]));
         await store.reload();
+        for (const change of phoneChanges(before, store.index.phones)) bus.emit({ event: 'phone.changed', ...change });
         noteWindows();
         table = await rebuild();
         crl = await fs.readFile(store.paths.crl, 'utf8').catch(() => crl);

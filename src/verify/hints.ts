@@ -92,14 +92,14 @@ export function hint(mode: FailureMode, c: HintContext): string {
       return `the phone puts a key lifetime (|2^31) in a=crypto; RFC 4568 allows it and sipsec accepts it, but Asterisk before 13 refused it: update the PBX or turn the lifetime off on the phone.`;
     case 'srtp-off':
       return c.detail === 'off'
-        ? `SRTP is off on the phone: it called in plain RTP, as sipsec renders it, because the inventory holds it at --srtp off (the echo answers such a phone in clear so its audio path can still be heard). Turn SRTP on: add the phone with --srtp mandatory (sipsec phone remove ${c.phone}, then phone add ... --srtp mandatory) and re-provision, so it gets ${setting(v, 'srtp', 'its SRTP setting on')}.`
+        ? `SRTP is off on the phone: it called in plain RTP, as sipsec renders it, because the inventory holds it at --srtp off (the echo answers such a phone in clear so its audio path can still be heard). Turn SRTP on: sipsec phone edit ${c.phone} --srtp mandatory, and re-provision it, so it gets ${setting(v, 'srtp', 'its SRTP setting on')}.`
         : `SRTP is off on the phone: it offered plain RTP although sipsec holds it to SRTP (${c.detail ?? 'mandatory'}), so its settings were changed by hand or never provisioned. Set ${setting(v, 'srtp', 'its SRTP mode to mandatory')} (re-provision it: sipsec renders that).`;
     case 'srtp-auth':
       return `SRTP packets failed authentication: the phone encrypts with a key or suite other than the one it signalled (or the media is replayed). Update the firmware, or try another suite order.`;
     case 'one-way-audio':
       return `one-way audio: ${c.detail ?? 'media flows only in one direction'}. Check NAT/firewall rules for the RTP ports and that the phone decrypts sipsec's key.`;
     case 'provisioning-denied':
-      return `sipsec refused files to the phone: ${c.detail ?? ''}. Record its address with --ip, fetch over HTTPS with its credentials, or widen --allow.`;
+      return `sipsec refused files to the phone: ${c.detail ?? ''}. Record its address (sipsec phone edit ${c.phone} --ip ADDRESS), fetch over HTTPS with its credentials, or widen --allow.`;
     case 'key-window':
       return `the phone asked for its private key after the key window closed. Restart serve (a new window opens), or let it fetch over HTTPS.`;
   }

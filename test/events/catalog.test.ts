@@ -101,6 +101,10 @@ const SAMPLES: Record<ServeEventName, EventInput[]> = {
   ],
   'provision.fetch': [{ event: 'provision.fetch', phone: 'telefono1', remote: R, protocol: 'https', file: 'baresip/telefono1/config', bytes: 100, ms: 2, result: 'ok', auth: 'certificate' }],
   'provision.denied': [{ event: 'provision.denied', remote: R, protocol: 'tftp', file: 'x.cfg', reason: "only served to telefono1's address 10.0.1.132", code: 'provision.wrong_address' }],
+  'phone.changed': [
+    { event: 'phone.changed', phone: 'desk', change: 'edited', fields: ['ips', 'secret'] },
+    { event: 'phone.changed', phone: 'lobby', change: 'added', fields: [] },
+  ],
   'cert.superseded': [
     { event: 'cert.superseded', phone: 'desk', name: 'desk', serial: '0a1b', supersededBy: '0c2d', why: 'presented', crl: true },
     { event: 'cert.superseded', name: 'registrar', serial: '0e3f', supersededBy: '1a4b', why: 'grace', crl: false },

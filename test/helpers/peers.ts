@@ -20,6 +20,9 @@ export const PEERS = {
   cc: { bin: 'cc', pkg: 'gcc libc6-dev libsrtp2-dev pkg-config' },
   chromium: { bin: 'chromium', pkg: 'chromium' },
   script: { bin: 'script', pkg: 'bsdutils' },
+  dnsmasq: { bin: 'dnsmasq', pkg: 'dnsmasq-base' },
+  dhcpd: { bin: 'dhcpd', pkg: 'isc-dhcp-server' },
+  'kea-dhcp4': { bin: 'kea-dhcp4', pkg: 'kea-dhcp4-server' },
 } as const;
 
 export type PeerName = keyof typeof PEERS;

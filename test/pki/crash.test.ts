@@ -45,8 +45,12 @@ test('kill -9 in the middle of a batch import leaves a valid store that keeps wo
   assert.equal(list.code, 0, list.stderr);
   const add = sipsec(['--home', home, 'phone', 'add', 'after-crash', '--vendor', 'baresip']);
   assert.equal(add.code, 0, add.stderr);
-  // Re-running the import reports the rows that already went in, by line, and issues nothing.
+  // Re-running the import reports the rows that already went in, by line, and issues nothing...
   const again = sipsec(['--home', home, 'phone', 'import', csv]);
   assert.equal(again.code, 2);
-  assert.match(again.stderr, /phones\.csv line 2: p0: the name is already used by p0/);
+  assert.match(again.stderr, /phones\.csv: \d+ row\(s\) name phones already in the inventory: p0 \(line 2\), .*--skip-existing to add only the new ones/);
+  // ...and --skip-existing finishes the interrupted import.
+  const rest = sipsec(['--home', home, 'phone', 'import', csv, '--skip-existing'], { timeoutMs: 300_000 });
+  assert.equal(rest.code, 0, rest.stderr);
+  assert.equal(IndexSchema.parse(JSON.parse(readFileSync(index, 'utf8'))).phones.length, 401);
 });

@@ -11,7 +11,8 @@ export { parseSpan };
 import type { CertEntry } from '../../home/schema.js';
 import type { CaStore } from '../../home/store.js';
 import { renderAfter, rerenderPhones } from '../../provision/hooks.js';
-import { openStore, passphraseSource } from '../context.js';
+import { homeOf, openStore, passphraseSource } from '../context.js';
+import { resyncAfterChange } from './resync.js';
 import { keyValues, note, out, printJson, progress, shortDate, table } from '../output.js';
 import { certJson } from '../json.js';
 
@@ -125,6 +126,7 @@ export function register(program: Command): void {
     .option('--expiring <span>', 'renew every current phone and server certificate that expires within SPAN (60d; a bare number is days)')
     .option('--grace <span>', 'longest the old certificate stays valid (14d, 36h)', '14d')
     .option('--now', 'revoke the old certificate at once (its key is compromised)')
+    .option('--resync', 'then tell the renewed phones to fetch their new files (needs a running sipsec serve)')
     .addOption(new Option('--key <type>', 'key type of the new certificate (default: the old one\'s)').choices(KEY_SPECS))
     .option('--days <n>', 'validity of the new certificate (default: the CA\'s --leaf-days)')
     .option('--passphrase-file <file>', 'the CA key passphrase')
@@ -140,9 +142,10 @@ Examples:
   sipsec cert renew telefono1
   sipsec cert renew telefono1 --now                # its key leaked: the old certificate stops now
   sipsec cert renew --expiring 60d --grace 7d      # every phone and server certificate ending within 60 days
+  sipsec cert renew --expiring 60d --resync        # ... and tell the registered phones to fetch them now
   sipsec cert list --expiring 30d`,
     )
-    .action(async (name: string | undefined, o: { expiring?: string; grace: string; now?: boolean; key?: KeySpec; days?: string; passphraseFile?: string; json?: boolean }, cmd: Command) => {
+    .action(async (name: string | undefined, o: { expiring?: string; grace: string; now?: boolean; resync?: boolean; key?: KeySpec; days?: string; passphraseFile?: string; json?: boolean }, cmd: Command) => {
       if ((name === undefined) === (o.expiring === undefined)) throw new SipsecError('BAD_INPUT', name === undefined ? 'nothing to renew' : 'give NAME or --expiring, not both', 'sipsec cert renew NAME, or sipsec cert renew --expiring 60d');
       const graceGiven = cmd.getOptionValueSource('grace') === 'cli';
       if (o.now && graceGiven) throw new SipsecError('BAD_INPUT', '--now and --grace contradict each other', '--now revokes the old certificate at once; --grace keeps it valid for a while');
@@ -159,7 +162,9 @@ Examples:
       const bar = within !== undefined && !o.json ? progress('renewing') : undefined;
       const renewals = await renewMany(store, names, passphraseSource(o.passphraseFile), { graceMs, ...(o.now ? { now: true } : {}), ...(o.key ? { key: o.key } : {}), ...(days ? { days } : {}) }, bar ? (n) => bar.update(n, names.length) : undefined);
       bar?.end();
-      await rerenderPhones(store, renewals.map((r) => r.renewed.name));
+      const phones = renewals.filter((r) => r.renewed.kind === 'phone').map((r) => r.renewed.name);
+      if (phones.length > 0) await renderAfter(`${phones.length} phone certificate(s) were renewed`, () => rerenderPhones(store, phones));
+      if (o.resync && phones.length > 0) await resyncAfterChange(homeOf(cmd), { phones }, o.json === true);
       const olds = renewals.map((r) => ({ old: store.bySerial(r.old.serial) ?? r.old, renewed: r.renewed }));
       if (o.json) return printJson(within !== undefined ? { schema: 1, renewals: olds } : { schema: 1, ...olds[0]! });
       for (const { old, renewed } of olds) {

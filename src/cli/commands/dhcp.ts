@@ -7,7 +7,7 @@ import { macJson } from '../json.js';
 export function register(program: Command): void {
   program
     .command('dhcp')
-    .description('print DHCP options (66/67/150/160) that point phones at sipsec\'s TFTP/HTTP server, per vendor, scoped to the inventory\'s MACs')
+    .description('print DHCP options (66/67/150/160) that point phones at sipsec\'s TFTP/HTTP server, per vendor, scoped to the inventory\'s MACs, and reservations of their recorded addresses')
     .option('--vendor <vendor>', `only this vendor: ${dhcpVendorIds().join(', ')}`)
     .addOption(new Option('--format <format>', 'DHCP server syntax').choices(DHCP_FORMATS).default('dnsmasq'))
     .option('--json', 'print the options as JSON (data, not a config snippet)')
@@ -15,7 +15,9 @@ export function register(program: Command): void {
       'after',
       `
 Values come from the CA settings (sipsec ca config --tftp-server / --provisioning-url).
-Phones in the inventory get per-MAC entries; vendors without phones get subnet-wide options.
+Phones in the inventory get per-MAC entries, with a reservation of their recorded IPv4 address
+(sipsec's TFTP answers a phone's own files only from that address); vendors without phones get
+subnet-wide options.
 
 Examples:
   sipsec dhcp                                  # dnsmasq, every vendor in the inventory

@@ -4,16 +4,19 @@ import { KEY_SPECS } from '../../pki/keys.js';
 import { SRTP_MODES, type Phone } from '../../home/schema.js';
 import { formatMac } from '../../pki/names.js';
 import { CaStore } from '../../home/store.js';
-import { addPhones, findConflicts, findPhone, sipUser, validatePhone, type PhoneInput, type ValidPhone } from '../../inventory/phones.js';
-import { readPhoneCsv, rowError } from '../../inventory/import.js';
-import { revokeCert } from '../../home/operations.js';
+import { addPhones, findPhone, sipUser, validatePhone, type PhoneInput } from '../../inventory/phones.js';
+import { planImport, readPhoneCsv, type ImportMode } from '../../inventory/import.js';
+import { applyEdits, checkEdit, editPhone, type PhoneEdit } from '../../inventory/edit.js';
+import { exportCsv, exportJson } from '../../inventory/export.js';
+import { revokeAllOf } from '../../home/supersede.js';
 import { isVendorId, loadVendor, vendorIds } from '../../vendors/registry.js';
 import { askChoice, askText, interactive } from '../prompt.js';
 import { removePhoneFiles, renderAfter, rerenderPhones } from '../../provision/hooks.js';
 import { checkExposedSecrets, checkNames } from '../../doctor/checks.js';
 import { doctorInput } from '../../doctor/doctor.js';
 import { printFindings } from './doctor.js';
-import { collect, collectOption, openStore, passphraseSource } from '../context.js';
+import { resyncAfterChange } from './resync.js';
+import { collect, collectOption, homeOf, openStore, passphraseSource } from '../context.js';
 import { keyValues, note, out, printJson, progress, shortDate, table } from '../output.js';
 import { phoneJson } from '../json.js';
 
@@ -33,8 +36,14 @@ function phoneView(store: CaStore, p: Phone, showSecret: boolean) {
   };
 }
 
+/** Commander gives '' for `--ext ''`: that clears the field. */
+function clearable(v: unknown): string | null | undefined {
+  if (typeof v !== 'string') return undefined;
+  return v.trim() === '' ? null : v;
+}
+
 export function register(program: Command): void {
-  const phone = program.command('phone').description('the phone inventory: add (issues the certificate and renders the files), import, list, show, remove');
+  const phone = program.command('phone').description('the phone inventory: add (issues the certificate and renders the files), edit, import, export, list, show, remove');
 
   phone
     .command('add <name>')
@@ -95,63 +104,163 @@ Examples:
     });
 
   phone
+    .command('edit <name>')
+    .description('change a phone in place: its certificate is re-issued only when a name in it changes (the old one stays valid meanwhile), its files are re-rendered')
+    .option('--ip <address>', 'the phone\'s IP addresses, replacing the recorded ones (repeatable)', collect)
+    .option('--add-ip <address>', 'add an IP address (repeatable)', collect)
+    .option('--remove-ip <address>', 'remove an IP address (repeatable)', collect)
+    .option('--dns <name>', 'the phone\'s DNS names, replacing the recorded ones (repeatable)', collect)
+    .option('--ext <ext>', 'extension / SIP user name (\'\' = the phone name)')
+    .option('--display-name <name>', 'caller ID name (\'\' clears it)')
+    .addOption(new Option('--srtp <mode>', 'media encryption the phone is set to and held to').choices(SRTP_MODES))
+    .option('--line <n>', 'account/line number on the phone')
+    .option('--option <key=value>', 'set a vendor option (repeatable), validated by the vendor module', collectOption)
+    .option('--unset-option <key>', 'remove a vendor option (repeatable)', collect)
+    .option('--mac <mac>', 'MAC address')
+    .option('--secret <secret>', 'new SIP digest password')
+    .option('--rotate-secret', 'generate a new 128-bit SIP digest password')
+    .option('--passphrase-file <file>', 'the CA key passphrase (needed only when the certificate is re-issued)')
+    .option('--show-secret', 'include the SIP secret in --json')
+    .option('--resync', 'then tell the phone to fetch its files again (needs a running sipsec serve)')
+    .option('--json', 'print the updated phone as JSON')
+    .addHelpText(
+      'after',
+      `
+A certificate names the phone, its IPs, its DNS names and sip:<ext>@<domain>: changing one of those
+issues a new certificate, and the old one stays valid (not revoked) for 14 days so the phone keeps
+registering until it has fetched its new files. Any other change keeps the certificate.
+A running sipsec serve picks the change up by itself (new address, secret, files).
+
+Examples:
+  sipsec phone edit telefono1 --ip 10.0.1.140 --resync   # the phone moved: new address, new certificate, told to fetch it
+  sipsec phone edit telefono1 --add-ip 2001:db8::132
+  sipsec phone edit telefono1 --ext 201 --display-name "Reception"
+  sipsec phone edit telefono1 --rotate-secret --json --show-secret
+  sipsec phone edit lobby --option model=t46g --unset-option persistent_tls`,
+    )
+    .action(async (name: string, o: Record<string, unknown>, cmd: Command) => {
+      const edit: PhoneEdit = {
+        ...(o.ip !== undefined ? { ips: o.ip as string[] } : {}),
+        ...(o.addIp !== undefined ? { addIps: o.addIp as string[] } : {}),
+        ...(o.removeIp !== undefined ? { removeIps: o.removeIp as string[] } : {}),
+        ...(o.dns !== undefined ? { dns: o.dns as string[] } : {}),
+        ...(o.ext !== undefined ? { ext: clearable(o.ext) ?? null } : {}),
+        ...(o.displayName !== undefined ? { displayName: clearable(o.displayName) ?? null } : {}),
+        ...(o.srtp !== undefined ? { srtp: o.srtp as string } : {}),
+        ...(o.line !== undefined ? { line: o.line as string } : {}),
+        ...(o.option !== undefined ? { options: o.option as Record<string, string> } : {}),
+        ...(o.unsetOption !== undefined ? { unsetOptions: o.unsetOption as string[] } : {}),
+        ...(o.mac !== undefined ? { mac: clearable(o.mac) ?? null } : {}),
+        ...(o.secret !== undefined ? { secret: o.secret as string } : {}),
+        ...(o.rotateSecret ? { rotateSecret: true } : {}),
+      };
+      // Contradicting flags are refused before the CA home is even opened.
+      checkEdit(edit);
+      const store = await openStore(cmd);
+      const before = findPhone(store, name);
+      const r = await editPhone(store, before, edit, passphraseSource(o.passphraseFile as string | undefined));
+      // The phone's files follow (a new MAC replaces the old MAC's files).
+      const rendered = r.changed.length > 0 ? await renderAfter(`${r.phone.name} was edited`, () => rerenderPhones(store, [r.phone.name])) : { files: [], lines: [] };
+      if (o.resync && r.changed.length > 0) await resyncAfterChange(homeOf(cmd), { phones: [r.phone.name] }, o.json === true);
+      const superseded = r.superseded ? { serial: r.superseded.serial, graceUntil: r.superseded.graceUntil ?? null } : null;
+      if (o.json) return printJson({ ...phoneView(store, r.phone, o.showSecret === true), changed: r.changed, reissued: r.reissued, superseded, files: rendered.files });
+      if (r.changed.length === 0) return note(`${r.phone.name}: nothing to change`);
+      note(`edited ${r.phone.name}: ${r.changed.join(', ')}`);
+      if (r.reissued && r.certificate && superseded) {
+        note(`new certificate ${r.certificate.serial} (a name in it changed); the old one ${superseded.serial} stays valid until ${shortDate(superseded.graceUntil ?? '')} so the phone keeps working until it fetches its new files`);
+      } else if (!r.certificate) {
+        note(`${r.phone.name} has no valid certificate: issue one with sipsec cert renew ${r.phone.name}`);
+      } else {
+        note(`certificate ${r.certificate.serial} kept (no name in it changed)`);
+      }
+      if (rendered.files.length > 0) note(`re-rendered ${rendered.files.length} file(s) in ${store.paths.provisionDir}`);
+    });
+
+  phone
     .command('import <file>')
-    .description('add many phones from a CSV file: every row is validated first, then certificates are issued')
-    .option('--dry-run', 'validate only; issue nothing')
+    .description('add many phones from a CSV file (or update them with --update): every row is validated first, then certificates are issued')
+    .option('--update', 'change phones already in the inventory in place (same rules as phone edit) and add the new ones')
+    .option('--skip-existing', 'leave phones already in the inventory alone and add only the new ones')
+    .option('--dry-run', 'validate only; write nothing')
     .option('--passphrase-file <file>', 'the CA key passphrase')
     .option('--json', 'print the result as JSON')
     .addHelpText(
       'after',
       `
 The header row names the columns (any order): name,vendor,mac,ext,ip,dns,secret,display_name,srtp,line,key,days
-Any other column is a vendor option. Several IPs or DNS names in a cell are separated by ';'.
+and option:KEY for a vendor option (a bare vendor option name such as model works too). Other columns
+(notes, room...) are ignored with a warning. The separator (, ; or tab) is read from the header row.
+Several IPs or DNS names in a cell are separated by spaces or ';'.
+
+With --update a row describes the phone as phone add would read it, for the columns the sheet has:
+an empty cell clears the field (no MAC, no extension) or means the default (SRTP mandatory, line 1),
+except secret, where an empty cell keeps the current secret. The certificate is re-issued only when a
+name in it changes; the old one stays valid for 14 days. sipsec phone export writes such a sheet.
 
 Examples:
   sipsec phone import phones.csv --dry-run
   sipsec phone import phones.csv
+  sipsec phone export > phones.csv     # edit in a spreadsheet, then:
+  sipsec phone import phones.csv --update
 
   name,vendor,mac,ext,ip
   telefono1,aastra,00:08:5d:12:34:56,101,10.0.1.132
   telefono2,grandstream,00:0b:82:12:34:56,102,10.0.1.134`,
     )
-    .action(async (file: string, o: { dryRun?: boolean; passphraseFile?: string; json?: boolean }, cmd: Command) => {
+    .action(async (file: string, o: { update?: boolean; skipExisting?: boolean; dryRun?: boolean; passphraseFile?: string; json?: boolean }, cmd: Command) => {
+      if (o.update && o.skipExisting) throw new SipsecError('BAD_INPUT', '--update and --skip-existing contradict each other', 'use --update to change existing phones, or --skip-existing to leave them alone');
+      const mode: ImportMode = o.update ? 'update' : o.skipExisting ? 'skip-existing' : 'add';
       const store = await openStore(cmd);
-      const rows = await readPhoneCsv(file);
-      const valid: ValidPhone[] = [];
-      const errors: SipsecError[] = [];
-      for (const row of rows) {
-        try {
-          valid.push(await validatePhone(row.input, { key: store.config.leafKey, days: store.config.leafDays, now: store.clock() }));
-        } catch (e) {
-          errors.push(rowError(file, row.line, e));
-        }
+      const sheet = await readPhoneCsv(file);
+      for (const w of sheet.warnings) note(`warning: ${w}`);
+      const plan = await planImport(store, sheet, mode);
+      if (plan.errors.length > 0) {
+        // A sheet imported twice: the one error says what to run instead.
+        if (plan.existing.length > 0 && plan.errors.length === 1) throw new SipsecError('BAD_INPUT', `${plan.errors[0]!.message}; nothing was issued`, plan.errors[0]!.hint);
+        for (const e of plan.errors) note(e.line());
+        throw new SipsecError(
+          'BAD_INPUT',
+          `${plan.badLines.length} of ${sheet.rows.length} row(s) in ${file} are invalid; nothing was issued`,
+          plan.existing.length > 0 ? 'fix the rows above and run the import again; for phones already in the inventory add --update or --skip-existing' : 'fix the rows above and run the import again',
+        );
       }
-      const conflicts = findConflicts(
-        valid.map((v) => v.phone),
-        store.index,
-      );
-      for (const c of conflicts) {
-        const name = c.split(':')[0]!;
-        const row = rows.find((r) => r.input.name.trim() === name);
-        errors.push(new SipsecError('DUPLICATE', `${file} line ${row?.line ?? '?'}: ${c}`));
-      }
-      if (errors.length > 0) {
-        for (const e of errors) note(e.line());
-        throw new SipsecError('BAD_INPUT', `${errors.length} of ${rows.length} row(s) in ${file} are invalid; nothing was issued`, 'fix the rows above and run the import again');
-      }
+      const reissue = plan.update.filter((u) => u.reissue).length;
+      const summary = { schema: 1 as const, added: plan.add.length, updated: plan.update.length, reissued: reissue, unchanged: plan.unchanged.length, skipped: plan.skipped.length, warnings: sheet.warnings };
       if (o.dryRun) {
-        if (o.json) return printJson({ dryRun: true, valid: valid.length, imported: 0, seconds: null, files: null });
-        note(`${valid.length} row(s) valid; nothing issued (--dry-run)`);
+        const valid = plan.add.length + plan.update.length + plan.unchanged.length + plan.skipped.length;
+        if (o.json) return printJson({ ...summary, valid, dryRun: true });
+        note(`${valid} row(s) valid: ${plan.add.length} to add, ${plan.update.length} to update (${reissue} certificate(s) re-issued), ${plan.unchanged.length} unchanged, ${plan.skipped.length} skipped; nothing issued (--dry-run)`);
         return;
       }
-      const bar = progress('issuing');
+      const pass = passphraseSource(o.passphraseFile);
       const started = Date.now();
-      const result = await addPhones(store, valid, passphraseSource(o.passphraseFile), { onProgress: (d, t) => bar.update(d, t) });
+      // Changes first: a new phone may take an extension or MAC that a changed one gives up.
+      const edited = await applyEdits(store, plan.update, pass);
+      const bar = progress('issuing');
+      const result = await addPhones(store, plan.add, pass, { onProgress: (d, t) => bar.update(d, t) });
       bar.end();
-      const rendered = await renderAfter(`${result.phones.length} phone(s) were imported`, () => rerenderPhones(store, result.phones.map((p) => p.name)));
+      const changedNames = edited.map((e) => e.phone.name);
+      const rendered = await renderAfter(`${result.phones.length + changedNames.length} phone(s) were imported or updated`, () => rerenderPhones(store, [...result.phones.map((p) => p.name), ...changedNames]));
       const seconds = (Date.now() - started) / 1000;
-      if (o.json) return printJson({ dryRun: false, valid: valid.length, imported: result.phones.length, seconds, files: rendered.files.length });
-      note(`imported ${result.phones.length} phone(s) in ${seconds.toFixed(1)} s (${(result.phones.length / Math.max(seconds, 0.001)).toFixed(1)}/s)`);
+      if (o.json) return printJson({ ...summary, imported: result.phones.length, seconds, files: rendered.files.length });
+      if (mode === 'add' || result.phones.length > 0) note(`imported ${result.phones.length} phone(s) in ${seconds.toFixed(1)} s (${(result.phones.length / Math.max(seconds, 0.001)).toFixed(1)}/s)`);
+      if (mode === 'update') note(`updated ${edited.length} phone(s) in place (${reissue} certificate(s) re-issued; each old one stays valid 14 days), ${plan.unchanged.length} unchanged`);
+      if (mode === 'skip-existing') note(`skipped ${plan.skipped.length} phone(s) already in the inventory`);
+    });
+
+  phone
+    .command('export')
+    .description('write the inventory in the import format (CSV, or JSON): edit it in a spreadsheet and import it back with --update')
+    .option('--csv', 'CSV with a header row (the default)')
+    .option('--json', 'JSON: { schema: 1, phones: [...] }')
+    .option('--show-secret', 'include the SIP secrets (a secret column); without it an import --update keeps every secret')
+    .addHelpText('after', '\nExamples:\n  sipsec phone export > phones.csv\n  sipsec phone import phones.csv --update\n  sipsec phone export --json | jq -r \'.phones[].name\'')
+    .action(async (o: { csv?: boolean; json?: boolean; showSecret?: boolean }, cmd: Command) => {
+      if (o.csv && o.json) throw new SipsecError('BAD_INPUT', '--csv and --json contradict each other', 'choose one format');
+      const store = await openStore(cmd);
+      const phones = store.index.phones;
+      if (o.json) return printJson(exportJson(phones, { showSecret: o.showSecret === true }));
+      out(exportCsv(phones, { showSecret: o.showSecret === true }));
     });
 
   phone
@@ -225,15 +334,14 @@ Examples:
       const store = await openStore(cmd);
       const p = findPhone(store, name);
       const pass = passphraseSource(o.passphraseFile);
-      let revoked: string | undefined;
-      if (store.current(p.name)) {
-        revoked = (await revokeCert(store, p.name, 'cessationOfOperation', pass)).serial;
-      }
+      // The current certificate and any older one still in its overlap after an edit.
+      const all = await revokeAllOf(store, p.name, 'cessationOfOperation', pass);
+      const revoked = all.at(-1)?.serial;
       await store.update((draft) => {
         draft.phones = draft.phones.filter((x) => x.name !== p.name);
       });
       const gone = await renderAfter(`${p.name} was removed`, () => removePhoneFiles(store, p.name));
-      if (o.json) return printJson({ removed: p.name, revokedSerial: revoked ?? null });
-      note(`removed ${p.name}${revoked ? `; certificate ${revoked} revoked (cessationOfOperation), CRL updated` : ''}${gone.removed.length > 0 ? `; ${gone.removed.length} file(s) removed from ${gone.out}` : ''}`);
+      if (o.json) return printJson({ removed: p.name, revokedSerial: revoked ?? null, revokedSerials: all.map((c) => c.serial) });
+      note(`removed ${p.name}${revoked ? `; certificate${all.length > 1 ? 's' : ''} ${all.map((c) => c.serial).join(', ')} revoked (cessationOfOperation), CRL updated` : ''}${gone.removed.length > 0 ? `; ${gone.removed.length} file(s) removed from ${gone.out}` : ''}`);
     });
 }

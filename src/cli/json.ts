@@ -26,6 +26,9 @@ export function certJson(e: CertEntry) {
     status: e.status as string,
     revokedAt: e.revokedAt ?? null,
     reason: e.reason ?? null,
+    issuer: e.issuer ?? null,
+    supersededBy: e.supersededBy ?? null,
+    graceUntil: e.graceUntil ?? null,
   };
 }
 

@@ -427,6 +427,8 @@ export class CaStore {
     const e = this.bySerial(serial);
     if (!e || e.status !== 'valid') return undefined;
     if (this.current(e.name)?.serial === e.serial) return 'current';
+    // Past its grace period an old certificate no longer counts, even before a sweep revokes it.
+    if (e.graceUntil !== undefined && Date.parse(e.graceUntil) <= this.now().getTime()) return undefined;
     return e.supersededBy ? 'overlap' : undefined;
   }
 

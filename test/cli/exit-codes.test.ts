@@ -56,6 +56,10 @@ test('every command exits 2 with one error line on bad input', { timeout: 600_00
     ],
     'ca show': [h('ca', 'show', 'extra'), h('ca', 'show', '--bogus')],
     'ca crl': [h('ca', 'crl', '--bogus'), e('ca', 'crl')],
+    'ca passphrase': [h('ca', 'passphrase'), h('ca', 'passphrase', '--remove', '--new-passphrase-file', path.join(dir, 'pw')), h('ca', 'passphrase', '--new-passphrase-file', path.join(dir, 'missing-pw'))],
+    'ca rotate': [h('ca', 'rotate', '--key', 'rsa1024'), h('ca', 'rotate', '--days', 'ten'), e('ca', 'rotate', '--key', 'p256')],
+    'ca status': [h('ca', 'status', 'extra')],
+    'ca retire-old': [h('ca', 'retire-old', '--bogus')],
     'ca config': [h('ca', 'config', '--registrar', 'pbx:99999'), h('ca', 'config', '--provisioning-url', 'ftp://x/'), h('ca', 'config', '--ntp', 'not a host')],
     'server add': [h('server', 'add', 'bad name!'), h('server', 'add', 's2', '--ip', '999.1.1.1'), h('server', 'add', 's2', '--dns', '*.acme.test'), h('server', 'add', 'reg'), e('server', 'add', 's3')],
     'phone add': [
@@ -80,10 +84,13 @@ test('every command exits 2 with one error line on bad input', { timeout: 600_00
     'phone list': [h('phone', 'list', 'extra')],
     'phone show': [h('phone', 'show', 'bad name!'), h('phone', 'show')],
     'phone remove': [h('phone', 'remove'), h('phone', 'remove', '../p1')],
-    'cert list': [h('cert', 'list', 'extra')],
+    'phone edit': [h('phone', 'edit', 'desk', '--ip', '10.0.1'), h('phone', 'edit', 'desk', '--mac', '01:00:5e:00:00:fb'), h('phone', 'edit', 'desk', '--secret', 'x', '--rotate-secret'), h('phone', 'edit', 'desk', '--ip', '10.0.1.5', '--add-ip', '10.0.1.6'), h('phone', 'edit', 'desk', '--srtp', 'maybe'), h('phone', 'edit')],
+    'phone export': [h('phone', 'export', '--csv', '--json'), h('phone', 'export', 'extra')],
+    'phone resync': [h('phone', 'resync'), h('phone', 'resync', 'p1', '--all'), h('phone', 'resync', 'p1', '--timeout', 'x')],
+    'cert list': [h('cert', 'list', 'extra'), h('cert', 'list', '--expiring', 'soon')],
     'cert show': [h('cert', 'show')],
     'cert revoke': [h('cert', 'revoke', 'p1', '--reason', 'nope'), h('cert', 'revoke', 'ca'), e('cert', 'revoke', 'ca')],
-    'cert renew': [h('cert', 'renew', 'ca'), h('cert', 'renew', 'a b')],
+    'cert renew': [h('cert', 'renew', 'ca'), h('cert', 'renew', 'a b'), h('cert', 'renew'), h('cert', 'renew', 'p1', '--expiring', '60d'), h('cert', 'renew', 'p1', '--grace', 'soon'), h('cert', 'renew', 'p1', '--now', '--grace', '1d')],
     'cert export': [h('cert', 'export', 'p1', '--format', 'xml'), h('cert', 'export', 'p1', '--format', 'p12', '--out', path.join(dir, 'x.p12')), h('cert', 'export', 'ca', '--with-key'), h('cert', 'export', 'p1', '--format', 'p12', '--password-file', path.join(dir, 'missing-pw'), '--out', path.join(dir, 'y.p12'))],
     'ast-tls-cert': [
       ['ast-tls-cert', '-m', 'bogus', '-C', 'pbx.test', '-d', ast, '-e'],
@@ -101,6 +108,7 @@ test('every command exits 2 with one error line on bad input', { timeout: 600_00
     verify: [h('verify'), h('verify', 'p1', '--all'), h('verify', 'p1', '--timeout', 'never')],
     probe: [h('probe', 'sips:127.0.0.1:9', '--as', 'p1', '--duration', '0s'), h('probe', 'notauri', '--as', 'p1', '--call', 'none'), h('probe', 'sips:127.0.0.1:9'), h('probe', 'sips:127.0.0.1:9', '--as', 'p1', '--suite', 'NOPE')],
     demo: [h('demo', '--bogus')],
+    doctor: [h('doctor', '--expiring', 'soon'), h('doctor', 'extra')],
   };
 
   const commands = leaves(buildProgram()).map(commandPath).map((p) => p.replace(/^sipsec /, ''));

@@ -166,7 +166,8 @@ Examples:
       if (phones.length > 0) await renderAfter(`${phones.length} phone certificate(s) were renewed`, () => rerenderPhones(store, phones));
       if (o.resync && phones.length > 0) await resyncAfterChange(homeOf(cmd), { phones }, o.json === true);
       const olds = renewals.map((r) => ({ old: store.bySerial(r.old.serial) ?? r.old, renewed: r.renewed }));
-      if (o.json) return printJson(within !== undefined ? { schema: 1, renewals: olds } : { schema: 1, ...olds[0]! });
+      const shown = olds.map((x) => ({ old: certJson(x.old), renewed: certJson(x.renewed) }));
+      if (o.json) return printJson(within !== undefined ? { schema: 1, renewals: shown } : { schema: 1, ...shown[0]! });
       for (const { old, renewed } of olds) {
         const fate = old.status === 'revoked' ? 'revoked now' : `valid until the phone has its new files, at most until ${old.graceUntil}`;
         note(`renewed ${renewed.name}: new serial ${renewed.serial} (until ${shortDate(renewed.notAfter)}); old serial ${old.serial} ${fate}`);

@@ -228,7 +228,7 @@ Examples:
       const summary = { schema: 1 as const, added: plan.add.length, updated: plan.update.length, reissued: reissue, unchanged: plan.unchanged.length, skipped: plan.skipped.length, warnings: sheet.warnings };
       if (o.dryRun) {
         const valid = plan.add.length + plan.update.length + plan.unchanged.length + plan.skipped.length;
-        if (o.json) return printJson({ ...summary, valid, dryRun: true });
+        if (o.json) return printJson({ ...summary, dryRun: true, valid, imported: 0, seconds: null, files: null });
         note(`${valid} row(s) valid: ${plan.add.length} to add, ${plan.update.length} to update (${reissue} certificate(s) re-issued), ${plan.unchanged.length} unchanged, ${plan.skipped.length} skipped; nothing issued (--dry-run)`);
         return;
       }
@@ -242,7 +242,7 @@ Examples:
       const changedNames = edited.map((e) => e.phone.name);
       const rendered = await renderAfter(`${result.phones.length + changedNames.length} phone(s) were imported or updated`, () => rerenderPhones(store, [...result.phones.map((p) => p.name), ...changedNames]));
       const seconds = (Date.now() - started) / 1000;
-      if (o.json) return printJson({ ...summary, imported: result.phones.length, seconds, files: rendered.files.length });
+      if (o.json) return printJson({ ...summary, dryRun: false, valid: plan.add.length + plan.update.length + plan.unchanged.length + plan.skipped.length, imported: result.phones.length, seconds, files: rendered.files.length });
       if (mode === 'add' || result.phones.length > 0) note(`imported ${result.phones.length} phone(s) in ${seconds.toFixed(1)} s (${(result.phones.length / Math.max(seconds, 0.001)).toFixed(1)}/s)`);
       if (mode === 'update') note(`updated ${edited.length} phone(s) in place (${reissue} certificate(s) re-issued; each old one stays valid 14 days), ${plan.unchanged.length} unchanged`);
       if (mode === 'skip-existing') note(`skipped ${plan.skipped.length} phone(s) already in the inventory`);

@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
 import type { CaStore } from '../home/store.js';
 import { errnoCode } from '../core/errors.js';
 import { loadAllVendors } from '../vendors/registry.js';
@@ -32,6 +33,21 @@ export async function crlNextUpdate(file: string): Promise<Date | null> {
   }
 }
 
+/** Every `--out` tree rendered from this home (and any named), checked against the store without writing. */
+export type OutTree = { dir: string; changed: number; removed: number };
+
+export async function outTrees(store: CaStore, extra: readonly string[] = []): Promise<OutTree[]> {
+  const { recordedOuts } = await import('../provision/outs.js');
+  const { checkTree } = await import('../provision/render.js');
+  const dirs = [...new Set([...(await recordedOuts(store)), ...extra.map((d) => path.resolve(d))])];
+  const out: OutTree[] = [];
+  for (const dir of dirs) {
+    const r = await checkTree(store, dir);
+    if (r) out.push({ dir, ...r });
+  }
+  return out;
+}
+
 export async function doctorInput(store: CaStore, o: DoctorOptions = {}): Promise<DoctorInput> {
   const transports = new Map((await loadAllVendors()).map((v) => [v.descriptor.id, v.descriptor.transports]));
   return {
@@ -46,6 +62,6 @@ export async function doctorInput(store: CaStore, o: DoctorOptions = {}): Promis
   };
 }
 
-export async function runDoctor(store: CaStore, o: DoctorOptions = {}): Promise<Finding[]> {
-  return diagnose(await doctorInput(store, o));
+export async function runDoctor(store: CaStore, o: DoctorOptions & { out?: readonly string[] } = {}): Promise<Finding[]> {
+  return diagnose(await doctorInput(store, { ...o, outTrees: o.outTrees ?? (await outTrees(store, o.out)) }));
 }

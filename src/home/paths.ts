@@ -19,6 +19,8 @@ export function homePaths(home: string) {
     certsDir: path.join(root, 'certs'),
     privateDir: path.join(root, 'private'),
     provisionDir: path.join(root, 'provision'),
+    /** The `--out` trees `provision render` wrote (doctor checks they are up to date). */
+    outs: path.join(root, 'outs.json'),
     serveLog: path.join(root, 'serve.log'),
     serveState: path.join(root, 'serve.json'),
     servePid: path.join(root, 'serve.pid'),
@@ -46,6 +48,7 @@ export const HOME_ENTRIES: ReadonlySet<string> = new Set([
   'security.log',
   'serve.json',
   'serve.pid',
+  'outs.json',
   'serve.sock',
   'demo-report.html',
   '.lock',

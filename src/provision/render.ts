@@ -39,6 +39,8 @@ export interface RenderResult {
 export interface RenderOptions {
   /** Replace same-named files in the folder that sipsec did not write. */
   force?: boolean;
+  /** Compute what a render would change, write nothing (the folder must exist). */
+  dryRun?: boolean;
 }
 
 /** Which phones a render speaks for: all of them, or these (plus every vendor's shared files). */
@@ -76,7 +78,7 @@ async function renderSelection(store: CaStore, out: string, sel: Selection, opts
   if (within(store.paths.root, root) || (within(root, store.paths.root) && !within(root, store.paths.provisionDir))) {
     throw new SipsecError('BAD_INPUT', `cannot render into ${root}: it is the CA home, holds it, or is inside it`, `render into ${store.paths.provisionDir} (the default) or a folder of its own, such as /srv/tftp`);
   }
-  await fs.mkdir(root, { recursive: true, mode: 0o700 });
+  if (!opts.dryRun) await fs.mkdir(root, { recursive: true, mode: 0o700 });
   return withLock(path.join(root, RENDER_LOCK), async () => {
     // Another command may have changed the store since this one read it: render what is there now.
     await store.reload();
@@ -136,7 +138,7 @@ async function renderSelection(store: CaStore, out: string, sel: Selection, opts
       const phone = ownerPhone(owner);
       return phone === undefined || live.has(phone);
     };
-    const applied = await applyPlan(root, plan, { inScope, isLive, force }, manifest);
+    const applied = await applyPlan(root, plan, { inScope, isLive, force, ...(opts.dryRun ? { dryRun: true } : {}) }, manifest);
     const removedPhones = [...new Set(applied.removed.map((rel) => manifest.get(rel)).filter((o): o is string => o !== undefined && !isLive(o)))];
     return {
       out: root,
@@ -168,4 +170,19 @@ export async function renderPhones(store: CaStore, names: string[], out: string,
 /** Remove these phones' files from `out` (and re-render the vendor-wide files without them), whether or not they are still recorded. */
 export async function unrenderPhones(store: CaStore, names: string[], out: string, opts: RenderOptions = {}): Promise<RenderResult> {
   return renderSelection(store, out, { all: false, phones: [], drop: names }, opts);
+}
+
+/**
+ * How far a rendered folder (a `--out` tree) is behind the store: the
+ * files a full render would rewrite (changed or missing) and remove.
+ * Nothing is written; null when the folder does not exist.
+ */
+export async function checkTree(store: CaStore, out: string): Promise<{ changed: number; removed: number } | null> {
+  try {
+    if (!(await fs.stat(out)).isDirectory()) return null;
+  } catch {
+    return null;
+  }
+  const r = await renderSelection(store, out, { all: true }, { dryRun: true });
+  return { changed: r.written.length, removed: r.removed.length };
 }

@@ -34,6 +34,8 @@ export interface ApplyOptions {
   isLive(owner: OwnerKey): boolean;
   /** Replace same-named files sipsec did not write. */
   force: boolean;
+  /** Only say what would be written and removed (`sipsec doctor`); write nothing. */
+  dryRun?: boolean;
 }
 
 export interface ApplyResult {
@@ -174,6 +176,13 @@ export async function applyPlan(out: string, plan: PlannedFile[], o: ApplyOption
     else if (st && !manifest.has(f.rel) && !o.force) foreign.push(f.rel);
   }
   if (foreign.length + inTheWay.length > 0) throw conflictError(root, foreign, [...new Set(inTheWay)]);
+
+  // A check (doctor): what a render would write and remove, and nothing is written.
+  if (o.dryRun) {
+    const differs = await pool([...wanted.values()], 8, async (f) => ({ rel: f.rel, same: await same(path.join(root, f.rel), stats.get(f.rel), f.content, f.mode) }));
+    const present = await pool(stale, 16, async (rel) => ((await lstatOrUndefined(path.join(root, rel))) ? rel : undefined));
+    return { written: differs.filter((d) => !d.same).map((d) => d.rel), unchanged: differs.filter((d) => d.same).map((d) => d.rel), removed: present.filter((r): r is string => r !== undefined) };
+  }
 
   // 2. Intent: every path about to be written is listed before it exists.
   const next: Manifest = new Map(manifest);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { cleanup, sipsec, tmpDir } from '../helpers/cli.js';
 import { requirePeer } from '../helpers/peers.js';
@@ -86,7 +86,7 @@ test('doctor checks: a clean deployment has no findings; each fault gives exactl
     ['CRL past its next update', (i) => ({ ...i, crlNextUpdate: new Date(NOW.getTime() - DAY) }), ['error:crl.expired']],
     ['no CRL', (i) => ({ ...i, crlNextUpdate: null }), ['error:crl.missing']],
     ['CA key unencrypted', (i) => ({ ...i, config: { ...i.config, encrypted: false } }), ['warning:ca.key_unencrypted']],
-    ['stale --out tree', (i) => ({ ...i, outTrees: [{ dir: '/srv/tftp', stale: 2, missing: 1 }, { dir: '/srv/ok', stale: 0, missing: 0 }] }), ['warning:out.stale:/srv/tftp']],
+    ['stale --out tree', (i) => ({ ...i, outTrees: [{ dir: '/srv/tftp', changed: 2, removed: 1 }, { dir: '/srv/ok', changed: 0, removed: 0 }] }), ['warning:out.stale:/srv/tftp']],
   ];
   for (const [what, mutate, expected] of cases) {
     const f = diagnose(mutate(clean()));
@@ -166,6 +166,24 @@ test('sipsec doctor on a real home: from every finding to clean, each fixed by t
   assert.equal(d.code, 0);
   assert.equal(d.json.status, 'ok');
   assert.match(ok(['doctor']).stdout, /^no problems found$/m);
+
+  // A --out TFTP root: checked without being written; stale after a change until rendered again; its firmware is never touched.
+  const tftp = path.join(dir, 'tftp');
+  mkdirSync(tftp);
+  writeFileSync(path.join(tftp, 'fw.bin'), 'firmware image');
+  ok(['provision', 'render', '--out', tftp]);
+  assert.equal(doctor(home).code, 0);
+  ok(['phone', 'add', 'desk2', '--vendor', 'aastra', '--mac', '00:08:5d:12:34:57', '--ext', '102', '--ip', '10.0.1.133', '--passphrase-file', pass]);
+  const before = readdirSync(tftp).sort();
+  d = doctor(home);
+  assert.equal(d.code, 1);
+  assert.deepEqual(codes(d.json.findings), [`warning:out.stale:${tftp}`]);
+  assert.match(d.json.findings[0]!.message, /\d+ file\(s\) to rewrite/);
+  assert.equal(d.json.findings[0]!.fix, `sipsec provision render --out ${tftp}`);
+  assert.deepEqual(readdirSync(tftp).sort(), before, 'doctor wrote nothing');
+  ok(['provision', 'render', '--out', tftp]);
+  assert.equal(doctor(home).code, 0);
+  assert.equal(readFileSync(path.join(tftp, 'fw.bin'), 'utf8'), 'firmware image');
 
   // No CRL: an error until `ca crl` writes one.
   rmSync(path.join(home, 'crl.pem'));

@@ -23,6 +23,7 @@ export function register(program: Command): void {
     .command('doctor')
     .description('check a deployment before a phone boots: server certificate names, NTP, exposed secrets, expiry, CRL, CA key')
     .option('--expiring <days>', 'report certificates expiring within this many days', '30')
+    .option('--out <dir>', 'also check this rendered tree (repeatable; trees written by provision render --out are checked anyway)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--json', 'print the findings as JSON')
     .addHelpText(
       'after',
@@ -34,11 +35,11 @@ Examples:
   sipsec doctor --json | jq -r '.findings[] | select(.severity == "error") | .fix'
   sipsec doctor --expiring 60 || mail -s "sipsec doctor" admin@example.com < /dev/null`,
     )
-    .action(async (o: { expiring: string; json?: boolean }, cmd: Command) => {
+    .action(async (o: { expiring: string; out?: string[]; json?: boolean }, cmd: Command) => {
       const days = Number(o.expiring);
       if (!Number.isInteger(days) || days < 0 || days > 3650) throw new SipsecError('BAD_INPUT', `--expiring must be a number of days (0-3650), not ${JSON.stringify(o.expiring)}`);
       const store = await openStore(cmd);
-      const findings = await runDoctor(store, { expiryDays: days });
+      const findings = await runDoctor(store, { expiryDays: days, ...(o.out ? { out: o.out } : {}) });
       const code = doctorExitCode(findings);
       if (o.json) {
         printJson({ schema: 1, status: (['ok', 'warnings', 'errors'] as const)[code], findings, errors: findings.filter((f) => f.severity === 'error').length, warnings: findings.filter((f) => f.severity === 'warning').length });

@@ -33,6 +33,10 @@ Examples:
       if (o.out === undefined) await store.assertWritable();
       const { renderTree } = await import('../../provision/render.js');
       const r = await renderTree(store, o.out ?? store.paths.provisionDir, { force: o.force === true });
+      if (o.out !== undefined) {
+        const { recordOut } = await import('../../provision/outs.js');
+        await recordOut(store, o.out);
+      }
       if (o.json) return printJson({ schema: 1, out: r.out, files: r.files.map((f) => path.relative(r.out, f)), written: r.written, unchanged: r.unchanged, removed: r.removed });
       for (const l of r.lines) note(l);
       note(`${r.files.length} file(s) in ${r.out}: ${r.written.length} written, ${r.unchanged.length} unchanged, ${r.removed.length} removed`);

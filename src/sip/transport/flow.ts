@@ -61,6 +61,13 @@ export interface Flow {
   close(reason: string): void;
   /** Called once when the connection is gone. */
   onClose(listener: (reason: string) => void): void;
+  /**
+   * Keeps the connection open at least until `untilMs`, however long it
+   * stays silent: bindings live on it (RFC 5626 §5.3, requests to the
+   * phone go over this very flow). Absent on a flow that never closes
+   * for idleness.
+   */
+  hold?(untilMs: number): void;
 }
 
 /** host:port as SIP writes it (IPv6 in brackets). */

@@ -234,6 +234,10 @@ class TlsFlow implements Flow {
     if (this.#closed) listener('closed');
     else this.#listeners.push(listener);
   }
+
+  hold(untilMs: number): void {
+    if (untilMs > this.holdUntil) this.holdUntil = untilMs;
+  }
 }
 
 export class TlsTransport {
@@ -487,9 +491,4 @@ export class TlsTransport {
       if (now - f.lastRx > idle && now > f.holdUntil) f.close('idle');
     }
   }
-}
-
-/** Lets the core keep a connection open while bindings live on it. */
-export function holdFlow(flow: Flow, untilMs: number): void {
-  if (flow instanceof TlsFlow && untilMs > flow.holdUntil) flow.holdUntil = untilMs;
 }

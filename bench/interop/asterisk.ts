@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -414,6 +414,8 @@ export async function run(args: string[]): Promise<void> {
     const p = await baresipPorts();
     phones[n] = { dir: addBaresip(home, n, ext, p), ctrl: p.ctrl };
   }
+  // A revoked phone's files leave the tree: it keeps running from the copy it fetched before.
+  phones['telefono3']!.dir = cpDirSync(path.join(home, 'provision', 'baresip', 'telefono3'), path.join(work, 'held-telefono3'));
   cli(home, ['cert', 'revoke', 'telefono3']);
   console.error(`${version} from ${found}; sipsec CA home ${home}; Asterisk on 127.0.0.1:${sipPort}`);
   const checks: Check[] = [];
@@ -432,4 +434,9 @@ export async function run(args: string[]): Promise<void> {
   if (!keep) rmSync(work, { recursive: true, force: true });
   else console.error(`kept ${work}`);
   process.exit(failed === 0 ? 0 : 1);
+}
+
+function cpDirSync(from: string, to: string): string {
+  cpSync(from, to, { recursive: true });
+  return to;
 }

@@ -23,6 +23,7 @@ export const PEERS = {
   dnsmasq: { bin: 'dnsmasq', pkg: 'dnsmasq-base' },
   dhcpd: { bin: 'dhcpd', pkg: 'isc-dhcp-server' },
   'kea-dhcp4': { bin: 'kea-dhcp4', pkg: 'kea-dhcp4-server' },
+  'fail2ban-regex': { bin: 'fail2ban-regex', pkg: 'fail2ban' },
 } as const;
 
 export type PeerName = keyof typeof PEERS;

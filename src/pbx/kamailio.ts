@@ -104,35 +104,7 @@ function kamailioCfg(store: CaStore, listen: string, tlsCfgPath: string): string
 
 ####### Global parameters #########
 
-debug=2
-log_stderror=no
-enable_tls=yes
-# TLS only: no UDP or TCP listener.
-listen=${listen}
-# One TCP/TLS worker: Kamailio 5.6.3 with OpenSSL 3 aborted (double free) under
-# TLS connection churn with more (kamailio#3791; peers.md pitfall K1).
-tcp_children=1
-children=1
-# Keep the phones' TLS connections as long as their registrations: calls to a
-# phone go back over the connection it registered on.
-tcp_connection_lifetime=3605
-${aliases.map((a) => `alias="${a}"`).join('\n')}
-auto_aliases=no
-
-####### Modules ########
-
-loadmodule "tls.so"
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "textops.so"
-loadmodule "siputils.so"
-loadmodule "sanity.so"
-loadmodule "xlog.so"
-loadmodule "usrloc.so"
-loadmodule "registrar.so"
+${globalsAndModules(listen, aliases, ['usrloc', 'registrar'])}
 loadmodule "nathelper.so"
 
 modparam("tls", "config", "${kamString(tlsCfgPath, 'the tls.cfg path')}")
@@ -240,6 +212,33 @@ onreply_route[MANAGE_REPLY] {
 }
 
 /**
+ * The global parameters and modules both exports share: TLS only, one TLS
+ * worker, connections kept as long as registrations, the SIP domain as an
+ * alias; then the modules both load, and `extra` (each adds nathelper after).
+ */
+function globalsAndModules(listen: string, aliases: readonly string[], extra: readonly string[]): string {
+  const modules = ['tls', 'tm', 'sl', 'rr', 'pv', 'maxfwd', 'textops', 'siputils', 'sanity', 'xlog', ...extra];
+  return `debug=2
+log_stderror=no
+enable_tls=yes
+# TLS only: no UDP or TCP listener.
+listen=${listen}
+# One TCP/TLS worker: Kamailio 5.6.3 with OpenSSL 3 aborted (double free) under
+# TLS connection churn with more (kamailio#3791; peers.md pitfall K1).
+tcp_children=1
+children=1
+# Keep the phones' TLS connections as long as their registrations: requests to a
+# phone go back over the connection it registered on.
+tcp_connection_lifetime=3605
+${aliases.map((a) => `alias="${a}"`).join('\n')}
+auto_aliases=no
+
+####### Modules ########
+
+${modules.map((m) => `loadmodule "${m}.so"`).join('\n')}`;
+}
+
+/**
  * The TLS edge: what Asterisk cannot do (check the phones' certificates and
  * the CRL), in front of it. Phones' requests are checked like the
  * registrar's (certificate AOR = From) and relayed to the PBX over TLS with
@@ -264,30 +263,7 @@ function edgeCfg(store: CaStore, listen: string, tlsCfgPath: string, upstream: s
 
 ####### Global parameters #########
 
-debug=2
-log_stderror=no
-enable_tls=yes
-listen=${listen}
-# One TCP/TLS worker: Kamailio 5.6.3 with OpenSSL 3 aborted (double free) under
-# TLS connection churn with more (kamailio#3791; peers.md pitfall K1).
-tcp_children=1
-children=1
-tcp_connection_lifetime=3605
-${aliases.map((a) => `alias="${a}"`).join('\n')}
-auto_aliases=no
-
-####### Modules ########
-
-loadmodule "tls.so"
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "rr.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "textops.so"
-loadmodule "siputils.so"
-loadmodule "sanity.so"
-loadmodule "xlog.so"
+${globalsAndModules(listen, aliases, [])}
 loadmodule "nathelper.so"
 
 modparam("tls", "config", "${kamString(tlsCfgPath, 'the tls.cfg path')}")

@@ -30,7 +30,7 @@ import { sipUser } from '../inventory/phones.js';
 import type { Phone } from '../home/schema.js';
 import type { CaStore } from '../home/store.js';
 import { loadAllVendors } from '../vendors/registry.js';
-import { describeCertError } from '../sip/transport/tls.js';
+import { describeCertError, type CertVerdict } from '../sip/transport/tls.js';
 import { certFailureCode } from '../core/tls-failure.js';
 import type { CertFailureCode } from '../events/index.js';
 import { unescapeBinary, type SipUri } from '../sip/message/uri.js';
@@ -38,16 +38,8 @@ import type { ClientCertMode, IdentityResolver } from '../sip/registrar/identity
 
 export type { ClientCertMode };
 
-export interface CertJudgement {
-  serial: string | undefined;
-  subject: string | undefined;
-  error: string | undefined;
-  /** `error` as a failure code. */
-  code?: CertFailureCode | undefined;
-  phone: string | undefined;
-  /** Accepted as the phone's current certificate (true) or an older one still in its renewal overlap (false). */
-  current?: boolean | undefined;
-}
+/** What the TLS transport asks of this module (sip/transport/tls.ts). */
+export type CertJudgement = CertVerdict;
 
 function subjectText(cert: PeerCertificate): string | undefined {
   const s = cert.subject as unknown as Record<string, string | string[] | undefined> | undefined;

@@ -66,15 +66,20 @@ export interface HandshakeReport {
   current?: boolean | undefined;
 }
 
-/** What the transport asks its owner about a verified-or-not peer certificate. */
-export type CertificateJudge = (cert: tls.PeerCertificate | undefined, authorizationError: string | undefined) => {
+/** The owner's verdict on a peer certificate. */
+export interface CertVerdict {
   serial: string | undefined;
   subject: string | undefined;
   error: string | undefined;
+  /** `error` as a failure code. */
   code?: CertFailureCode | undefined;
   phone: string | undefined;
+  /** Accepted as the phone's current certificate (true) or an older one still in its renewal overlap (false). */
   current?: boolean | undefined;
-};
+}
+
+/** What the transport asks its owner about a verified-or-not peer certificate. */
+export type CertificateJudge = (cert: tls.PeerCertificate | undefined, authorizationError: string | undefined) => CertVerdict;
 
 export interface TlsTransportOptions {
   host: string;

@@ -13,6 +13,20 @@ import { diagnose, type DoctorInput, type Finding } from './checks.js';
 export interface DoctorOptions {
   expiryDays?: number;
   outTrees?: DoctorInput['outTrees'];
+  /** `--out` trees to compare with what the store would render (a dry-run render: nothing is written). */
+  outDirs?: readonly string[];
+}
+
+/** How far each `--out` tree is from what `provision render --out DIR` would write now. */
+export async function outTreeStates(store: CaStore, dirs: readonly string[]): Promise<NonNullable<DoctorInput['outTrees']>> {
+  const { renderTree } = await import('../provision/render.js');
+  const states = [];
+  for (const dir of dirs) {
+    const r = await renderTree(store, dir, { dryRun: true });
+    const missing = r.missing?.length ?? 0;
+    states.push({ dir, stale: r.written.length - missing + r.removed.length, missing });
+  }
+  return states;
 }
 
 /** The CRL's nextUpdate as written in crl.pem (null when it is missing or unreadable). */
@@ -47,5 +61,6 @@ export async function doctorInput(store: CaStore, o: DoctorOptions = {}): Promis
 }
 
 export async function runDoctor(store: CaStore, o: DoctorOptions = {}): Promise<Finding[]> {
-  return diagnose(await doctorInput(store, o));
+  const outTrees = [...(o.outTrees ?? []), ...(o.outDirs?.length ? await outTreeStates(store, o.outDirs) : [])];
+  return diagnose(await doctorInput(store, { ...o, outTrees }));
 }

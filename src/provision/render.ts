@@ -32,6 +32,8 @@ export interface RenderResult {
   written: string[];
   unchanged: string[];
   removed: string[];
+  /** With dryRun: the files of `written` that are not in the folder at all. */
+  missing?: string[];
   /** What was rendered and what to do with it, for a person. */
   lines: string[];
 }
@@ -39,6 +41,8 @@ export interface RenderResult {
 export interface RenderOptions {
   /** Replace same-named files in the folder that sipsec did not write. */
   force?: boolean;
+  /** Compare the folder with what would be rendered and write nothing (`sipsec doctor --out`). */
+  dryRun?: boolean;
 }
 
 /** Which phones a render speaks for: all of them, or these (plus every vendor's shared files). */
@@ -76,8 +80,11 @@ async function renderSelection(store: CaStore, out: string, sel: Selection, opts
   if (within(store.paths.root, root) || (within(root, store.paths.root) && !within(root, store.paths.provisionDir))) {
     throw new SipsecError('BAD_INPUT', `cannot render into ${root}: it is the CA home, holds it, or is inside it`, `render into ${store.paths.provisionDir} (the default) or a folder of its own, such as /srv/tftp`);
   }
-  await fs.mkdir(root, { recursive: true, mode: 0o700 });
-  return withLock(path.join(root, RENDER_LOCK), async () => {
+  const dryRun = opts.dryRun === true;
+  if (!dryRun) await fs.mkdir(root, { recursive: true, mode: 0o700 });
+  // A dry run takes no lock: it writes nothing, and a lock file would be a write into someone's TFTP root.
+  const locked = <T>(fn: () => Promise<T>) => (dryRun ? fn() : withLock(path.join(root, RENDER_LOCK), fn));
+  return locked(async () => {
     // Another command may have changed the store since this one read it: render what is there now.
     await store.reload();
     const manifest = await readManifest(root, force);
@@ -136,7 +143,7 @@ async function renderSelection(store: CaStore, out: string, sel: Selection, opts
       const phone = ownerPhone(owner);
       return phone === undefined || live.has(phone);
     };
-    const applied = await applyPlan(root, plan, { inScope, isLive, force }, manifest);
+    const applied = await applyPlan(root, plan, { inScope, isLive, force, dryRun }, manifest);
     const removedPhones = [...new Set(applied.removed.map((rel) => manifest.get(rel)).filter((o): o is string => o !== undefined && !isLive(o)))];
     return {
       out: root,

@@ -52,8 +52,8 @@ export class Home {
   }
 
   /** `doctor --json`: its exit code and `severity:code[:subject]` for each finding, sorted. */
-  doctor(): { code: number; findings: string[]; status: string } {
-    const r = this.run(['doctor', '--json']);
+  doctor(extra: string[] = []): { code: number; findings: string[]; status: string } {
+    const r = this.run(['doctor', '--json', ...extra]);
     const j = JSON.parse(r.stdout) as { schema: number; status: string; findings: Array<{ severity: string; code: string; subject: string | null; fix: string }> };
     assert.equal(j.schema, 1);
     for (const f of j.findings) assert.ok(f.fix.length > 0, `${f.code} names its fix`);

@@ -81,7 +81,12 @@ test('a week in a fleet: edit, renew --expiring, CA rotation, registrar move and
   mkdirSync(tftp);
   const firmware = randomBytes(4096);
   writeFileSync(path.join(tftp, 'firmware-6.4.1.bin'), firmware);
-  const renderOut = (step: string) => {
+  const staleOut = `warning:out.stale:${tftp}`;
+  const renderOut = (step: string, changed = true) => {
+    // doctor --out compares the tree with what the store would render (writing nothing there).
+    const before = home.doctor(['--out', tftp]).findings;
+    assert.equal(before.includes(staleOut), changed, `${step}: doctor --out says the tree is ${changed ? 'out of date' : 'up to date'}: ${before.join(', ')}`);
+    assert.ok(!listTree(tftp).some((f) => f.includes('.lock')), `${step}: doctor left nothing in ${tftp}`);
     const r = home.json<{ schema: number; out: string; files: string[] }>(['provision', 'render', '--out', tftp]);
     assert.equal(r.schema, 1);
     assert.deepEqual(readFileSync(path.join(tftp, 'firmware-6.4.1.bin')), firmware, `${step}: the firmware image is untouched`);
@@ -95,8 +100,12 @@ test('a week in a fleet: edit, renew --expiring, CA rotation, registrar move and
       assert.ok(readFileSync(path.join(tftp, p, 'cert.pem'), 'utf8').includes(pem), `${step}: ${p}'s current certificate in ${tftp}`);
     }
     assert.equal(readFileSync(path.join(tftp, 'soft', 'ca.crt'), 'utf8'), readFileSync(path.join(home.dir, 'provision', 'soft', 'ca.crt'), 'utf8'), `${step}: the trust in ${tftp} is the store's`);
+    if (step === 'monday') assert.ok(!home.doctor(['--out', tftp]).findings.includes(staleOut), `${step}: up to date once rendered`);
     return files;
   };
+  doc = home.doctor(['--out', tftp]);
+  assert.deepEqual(doc.findings, [staleOut, 'warning:phone.secret_exposed:desk'].sort(), 'nothing rendered there yet');
+  assert.equal(doc.code, 1);
   const monday = renderOut('monday');
   assert.ok(monday.includes('baresip/desk/config') && monday.includes('linphone/soft/linphonerc'), monday.join(', '));
 
@@ -286,7 +295,7 @@ test('a week in a fleet: edit, renew --expiring, CA rotation, registrar move and
   assert.ok(resync.results.every((x) => x.event !== null));
   await checkFleet('saturday', phones, { desk: { serial: serials.desk, aor: 'sip:102@pbx.test' }, soft: { serial: serials.soft, aor: 'sip:111@pbx.test' } });
   assert.deepEqual(home.doctor().findings, []);
-  const sunday = renderOut('saturday');
+  const sunday = renderOut('saturday', false);
   assert.ok(existsSync(path.join(tftp, 'firmware-6.4.1.bin')));
   t.diagnostic(`TFTP root at the end of the week: ${sunday.length} files`);
 });

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import * as path from 'node:path';
 import { SipsecError } from '../../core/errors.js';
 import type { Finding } from '../../doctor/checks.js';
 import { doctorExitCode } from '../../doctor/checks.js';
@@ -23,6 +24,7 @@ export function register(program: Command): void {
     .command('doctor')
     .description('check a deployment before a phone boots: server certificate names, NTP, exposed secrets, expiry, CRL, CA key')
     .option('--expiring <days>', 'report certificates expiring within this many days', '30')
+    .option('--out <dir>', 'a tree kept with provision render --out DIR: report it when it is out of date (repeatable)', (v: string, prev: string[]) => [...prev, v], [] as string[])
     .option('--json', 'print the findings as JSON')
     .addHelpText(
       'after',
@@ -32,13 +34,14 @@ Exit status: 0 clean, 1 warnings only, 2 errors (for cron and monitoring).
 Examples:
   sipsec doctor
   sipsec doctor --json | jq -r '.findings[] | select(.severity == "error") | .fix'
+  sipsec doctor --out /srv/tftp
   sipsec doctor --expiring 60 || mail -s "sipsec doctor" admin@example.com < /dev/null`,
     )
-    .action(async (o: { expiring: string; json?: boolean }, cmd: Command) => {
+    .action(async (o: { expiring: string; out: string[]; json?: boolean }, cmd: Command) => {
       const days = Number(o.expiring);
       if (!Number.isInteger(days) || days < 0 || days > 3650) throw new SipsecError('BAD_INPUT', `--expiring must be a number of days (0-3650), not ${JSON.stringify(o.expiring)}`);
       const store = await openStore(cmd);
-      const findings = await runDoctor(store, { expiryDays: days });
+      const findings = await runDoctor(store, { expiryDays: days, outDirs: o.out.map((d) => path.resolve(d)) });
       const code = doctorExitCode(findings);
       if (o.json) {
         printJson({ schema: 1, status: (['ok', 'warnings', 'errors'] as const)[code], findings, errors: findings.filter((f) => f.severity === 'error').length, warnings: findings.filter((f) => f.severity === 'warning').length });

@@ -470,11 +470,14 @@ async function startServeLocked(o: ServeOptions): Promise<RunningServe> {
   const actions = new Map<string, ServeAction>();
   // A request from the CLI right after a change (`phone edit --resync`) acts on the home as it is now:
   // the NOTIFY goes out only once serve answers with the new files, a phone that refetches at once gets them.
-  for (const s of services) for (const [name, fn] of Object.entries(s.actions ?? {})) 
-    actions.set(name, async (body) => {
-      await serially(follow);
-      return fn(body);
-    });
+  for (const s of services) {
+    for (const [name, fn] of Object.entries(s.actions ?? {})) {
+      actions.set(name, async (body) => {
+        await serially(follow);
+        return fn(body);
+      });
+    }
+  }
   const control = await startControl(path.join(store.paths.root, 'serve.sock'), bus, statusOf, actions);
   await writeFileAtomic(store.paths.serveState, JSON.stringify({ pid: process.pid, started: new Date(started).toISOString(), bind: o.bind, ports, socket: path.join(store.paths.root, 'serve.sock') }, null, 2) + '\n', { mode: 0o600 });
   bus.emit({ event: 'serve.start', bind: o.bind, ports, serverCert: tls.name, keyWindowMs: o.keyWindowMs, routes: table.routes.length });

@@ -229,6 +229,13 @@ test('a week in a fleet: edit, renew --expiring, CA rotation, registrar move and
   assert.deepEqual(renewed.renewals.map((r) => r.old.name).sort(), ['desk', 'registrar', 'soft']);
   for (const r of renewed.renewals) assert.ok(r.old.graceUntil, `${r.old.name}: the old certificate overlaps`);
   await serve.waitFor(after(serve, mark2, (e) => e.event === 'serve.reload'), 20_000);
+  // --resync told both phones (over their registrations), and serve presents its renewed certificate.
+  for (const name of ['desk', 'soft']) {
+    const told2 = await serve.waitFor(after(serve, mark2, (e) => e.event === 'phone.resync' && e.phone === name), 20_000);
+    assert.equal(typeof told2.status, 'number', `wednesday: ${name} answered ${String(told2.status)}`);
+  }
+  const presented = await serve.waitFor(after(serve, mark2, (e) => e.event === 'serve.certificate'), 20_000);
+  assert.equal(presented.serial, renewed.renewals.find((r) => r.old.name === 'registrar')!.renewed.serial);
   const before2 = serials;
   serials = { desk: home.serialOf('desk'), soft: home.serialOf('soft') };
   assert.ok(serials.desk !== before2.desk && serials.soft !== before2.soft);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { cleanup, sipsec, tmpDir } from '../helpers/cli.js';
 import { requirePeer } from '../helpers/peers.js';
@@ -179,4 +179,50 @@ test('sipsec doctor on a real home: from every finding to clean, each fixed by t
   const bad = sipsec(['--home', home, 'doctor', '--expiring', 'soon']);
   assert.equal(bad.code, 2);
   assert.equal(bad.stderr.trim().split('\n').length, 1);
+});
+
+test('sipsec doctor --out DIR: a tree out of date is reported with its counts, from a comparison that writes nothing there', { timeout: 120_000 }, async (t) => {
+  const dir = tmpDir('sipsec-doctor-out-');
+  t.after(() => cleanup(dir));
+  const home = path.join(dir, 'ca');
+  const ok = (args: string[]) => {
+    const r = sipsec(['--home', home, ...args]);
+    assert.equal(r.code, 0, `sipsec ${args.join(' ')}: ${r.stderr}`);
+    return r;
+  };
+  const outCodes = (out: string) => {
+    const r = sipsec(['--home', home, 'doctor', '--json', '--out', out]);
+    const j = JSON.parse(r.stdout) as DoctorJson;
+    return j.findings.filter((f) => f.code === 'out.stale');
+  };
+  ok(['ca', 'init', '--org', 'Doctor Test', '--domain', 'pbx.test', '--key', 'p256', '--leaf-key', 'p256', '--no-passphrase', '--registrar', 'pbx.test:5061', '--provisioning-url', 'http://10.0.1.133/']);
+  ok(['phone', 'add', 'desk', '--vendor', 'aastra', '--mac', '00:08:5d:12:34:56', '--ext', '101', '--ip', '10.0.1.132']);
+
+  // Never rendered (the folder does not even exist): every file missing, and the folder is not created.
+  const tftp = path.join(dir, 'tftp');
+  let f = outCodes(tftp);
+  assert.equal(f.length, 1);
+  assert.equal(f[0]!.subject, tftp);
+  assert.match(f[0]!.message, /\(0 changed, [1-9]\d* missing files\)/);
+  assert.equal(f[0]!.fix, `sipsec provision render --out ${tftp}`);
+  assert.throws(() => statSync(tftp), /ENOENT/);
+
+  // Rendered beside a firmware image: up to date, and the comparison leaves no lock or manifest change behind.
+  mkdirSync(tftp);
+  writeFileSync(path.join(tftp, 'fw.bin'), 'firmware');
+  ok(['provision', 'render', '--out', tftp]);
+  const listing = () => readdirSync(tftp, { recursive: true }).map(String).sort();
+  const manifest = () => readFileSync(path.join(tftp, '.sipsec-manifest.json'), 'utf8');
+  const [before, beforeManifest] = [listing(), manifest()];
+  assert.deepEqual(outCodes(tftp), []);
+
+  // A change in the store: the phone's file differs now; doctor says so, and still writes nothing.
+  ok(['phone', 'edit', 'desk', '--display-name', 'Front desk']);
+  f = outCodes(tftp);
+  assert.equal(f.length, 1);
+  assert.match(f[0]!.message, /\([1-9]\d* changed, 0 missing files\)/);
+  assert.deepEqual([listing(), manifest()], [before, beforeManifest]);
+  assert.equal(readFileSync(path.join(tftp, 'fw.bin'), 'utf8'), 'firmware');
+  ok(['provision', 'render', '--out', tftp]);
+  assert.deepEqual(outCodes(tftp), []);
 });

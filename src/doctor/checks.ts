@@ -35,8 +35,8 @@ export interface DoctorInput {
   now: Date;
   /** Certificates expiring within this many days are reported (30 by default). */
   expiryDays?: number;
-  /** `--out` trees and how many of their files a render would rewrite (changed or missing) and remove. */
-  outTrees?: ReadonlyArray<{ dir: string; changed: number; removed: number }>;
+  /** `--out` trees and how many of their files a render would change, add (missing) and remove. */
+  outTrees?: ReadonlyArray<{ dir: string; changed: number; missing: number; removed: number }>;
 }
 
 const DAY = 86_400_000;
@@ -156,8 +156,8 @@ export function checkCaKey(i: DoctorInput): Finding[] {
 
 export function checkOutTrees(i: DoctorInput): Finding[] {
   return (i.outTrees ?? [])
-    .filter((t) => t.changed + t.removed > 0)
-    .map((t) => finding('warning', 'out.stale', `the provisioning tree ${t.dir} is out of date (${t.changed} file(s) to rewrite, ${t.removed} to remove)`, `sipsec provision render --out ${t.dir}`, t.dir));
+    .filter((t) => t.changed + t.missing + t.removed > 0)
+    .map((t) => finding('warning', 'out.stale', `the provisioning tree ${t.dir} is out of date (${t.changed} changed, ${t.missing} missing, ${t.removed} to remove)`, `sipsec provision render --out ${t.dir}`, t.dir));
 }
 
 /** Every check, errors first. */

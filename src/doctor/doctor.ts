@@ -34,17 +34,14 @@ export async function crlNextUpdate(file: string): Promise<Date | null> {
 }
 
 /** Every `--out` tree rendered from this home (and any named), checked against the store without writing. */
-export type OutTree = { dir: string; changed: number; removed: number };
+export type OutTree = { dir: string; changed: number; missing: number; removed: number };
 
 export async function outTrees(store: CaStore, extra: readonly string[] = []): Promise<OutTree[]> {
   const { recordedOuts } = await import('../provision/outs.js');
   const { checkTree } = await import('../provision/render.js');
   const dirs = [...new Set([...(await recordedOuts(store)), ...extra.map((d) => path.resolve(d))])];
   const out: OutTree[] = [];
-  for (const dir of dirs) {
-    const r = await checkTree(store, dir);
-    if (r) out.push({ dir, ...r });
-  }
+  for (const dir of dirs) out.push({ dir, ...(await checkTree(store, dir)) });
   return out;
 }
 

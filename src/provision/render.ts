@@ -32,6 +32,8 @@ export interface RenderResult {
   written: string[];
   unchanged: string[];
   removed: string[];
+  /** With dryRun: the files of `written` that are not in the folder at all. */
+  missing?: string[];
   /** What was rendered and what to do with it, for a person. */
   lines: string[];
 }
@@ -39,7 +41,7 @@ export interface RenderResult {
 export interface RenderOptions {
   /** Replace same-named files in the folder that sipsec did not write. */
   force?: boolean;
-  /** Compute what a render would change, write nothing (the folder must exist). */
+  /** Compare the folder with what would be rendered and write nothing (`sipsec doctor --out`). */
   dryRun?: boolean;
 }
 
@@ -78,8 +80,11 @@ async function renderSelection(store: CaStore, out: string, sel: Selection, opts
   if (within(store.paths.root, root) || (within(root, store.paths.root) && !within(root, store.paths.provisionDir))) {
     throw new SipsecError('BAD_INPUT', `cannot render into ${root}: it is the CA home, holds it, or is inside it`, `render into ${store.paths.provisionDir} (the default) or a folder of its own, such as /srv/tftp`);
   }
-  if (!opts.dryRun) await fs.mkdir(root, { recursive: true, mode: 0o700 });
-  return withLock(path.join(root, RENDER_LOCK), async () => {
+  const dryRun = opts.dryRun === true;
+  if (!dryRun) await fs.mkdir(root, { recursive: true, mode: 0o700 });
+  // A dry run takes no lock: it writes nothing, and a lock file would be a write into someone's TFTP root.
+  const locked = <T>(fn: () => Promise<T>) => (dryRun ? fn() : withLock(path.join(root, RENDER_LOCK), fn));
+  return locked(async () => {
     // Another command may have changed the store since this one read it: render what is there now.
     await store.reload();
     const manifest = await readManifest(root, force);
@@ -138,7 +143,7 @@ async function renderSelection(store: CaStore, out: string, sel: Selection, opts
       const phone = ownerPhone(owner);
       return phone === undefined || live.has(phone);
     };
-    const applied = await applyPlan(root, plan, { inScope, isLive, force, ...(opts.dryRun ? { dryRun: true } : {}) }, manifest);
+    const applied = await applyPlan(root, plan, { inScope, isLive, force, dryRun }, manifest);
     const removedPhones = [...new Set(applied.removed.map((rel) => manifest.get(rel)).filter((o): o is string => o !== undefined && !isLive(o)))];
     return {
       out: root,
@@ -171,18 +176,13 @@ export async function renderPhones(store: CaStore, names: string[], out: string,
 export async function unrenderPhones(store: CaStore, names: string[], out: string, opts: RenderOptions = {}): Promise<RenderResult> {
   return renderSelection(store, out, { all: false, phones: [], drop: names }, opts);
 }
-
 /**
- * How far a rendered folder (a `--out` tree) is behind the store: the
- * files a full render would rewrite (changed or missing) and remove.
- * Nothing is written; null when the folder does not exist.
+ * How far a rendered folder (a `--out` tree) is behind the store: files a
+ * full render would change, add (missing) and remove. Nothing is written,
+ * not even a lock; a folder that does not exist is all missing.
  */
-export async function checkTree(store: CaStore, out: string): Promise<{ changed: number; removed: number } | null> {
-  try {
-    if (!(await fs.stat(out)).isDirectory()) return null;
-  } catch {
-    return null;
-  }
+export async function checkTree(store: CaStore, out: string): Promise<{ changed: number; missing: number; removed: number }> {
   const r = await renderSelection(store, out, { all: true }, { dryRun: true });
-  return { changed: r.written.length, removed: r.removed.length };
+  const missing = r.missing?.length ?? 0;
+  return { changed: r.written.length - missing, missing, removed: r.removed.length };
 }

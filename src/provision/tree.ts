@@ -34,7 +34,7 @@ export interface ApplyOptions {
   isLive(owner: OwnerKey): boolean;
   /** Replace same-named files sipsec did not write. */
   force: boolean;
-  /** Only say what would be written and removed (`sipsec doctor`); write nothing. */
+  /** Only say what would be written and removed (`sipsec doctor --out`); write nothing. */
   dryRun?: boolean;
 }
 
@@ -42,6 +42,8 @@ export interface ApplyResult {
   written: string[];
   unchanged: string[];
   removed: string[];
+  /** With dryRun: the files of `written` that are not there at all (the others differ). */
+  missing?: string[];
 }
 
 /** Paths and their parents, relative: `a/b/c` -> `a`, `a/b`. */
@@ -177,11 +179,16 @@ export async function applyPlan(out: string, plan: PlannedFile[], o: ApplyOption
   }
   if (foreign.length + inTheWay.length > 0) throw conflictError(root, foreign, [...new Set(inTheWay)]);
 
-  // A check (doctor): what a render would write and remove, and nothing is written.
   if (o.dryRun) {
-    const differs = await pool([...wanted.values()], 8, async (f) => ({ rel: f.rel, same: await same(path.join(root, f.rel), stats.get(f.rel), f.content, f.mode) }));
-    const present = await pool(stale, 16, async (rel) => ((await lstatOrUndefined(path.join(root, rel))) ? rel : undefined));
-    return { written: differs.filter((d) => !d.same).map((d) => d.rel), unchanged: differs.filter((d) => d.same).map((d) => d.rel), removed: present.filter((r): r is string => r !== undefined) };
+    // What a render would do, from the same comparisons; nothing is written, not even the manifest.
+    const verdicts = await pool([...wanted.values()], 8, async (f) => ({ rel: f.rel, there: stats.get(f.rel) !== undefined, same: !blockers.has(f.rel) && (await same(path.join(root, f.rel), stats.get(f.rel), f.content, f.mode)) }));
+    const removedDry = (await pool(stale, 16, async (rel) => ((await lstatOrUndefined(path.join(root, rel))) ? rel : undefined))).filter((r): r is string => r !== undefined);
+    return {
+      written: verdicts.filter((v) => !v.same).map((v) => v.rel),
+      unchanged: verdicts.filter((v) => v.same).map((v) => v.rel),
+      removed: removedDry,
+      missing: verdicts.filter((v) => !v.there).map((v) => v.rel),
+    };
   }
 
   // 2. Intent: every path about to be written is listed before it exists.

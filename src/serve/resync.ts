@@ -57,7 +57,9 @@ export async function resyncPhones(deps: ResyncDeps, req: ResyncRequest): Promis
       const phone = deps.server.identities.phone(name);
       if (!phone) return { phone: name, vendor: '', event: null, status: 'unknown-phone', reason: 'no such phone in the inventory', contacts: 0, note: null };
       const { event, note } = resyncEventFor(deps.vendorOf(phone.vendor), req.reboot ?? false);
-      const bindings = deps.server.registrar.lookup(deps.server.identities.aorOf(phone)).filter((b) => b.source.flow.open);
+      // Every binding the phone holds, whatever AOR it registered: after `phone edit --ext` it still holds its old
+      // files (and AOR) until it resyncs, and the NOTIFY is what tells it to.
+      const bindings = deps.server.registrar.all().filter((b) => b.source.phone === name && b.source.flow.open);
       if (bindings.length === 0) {
         const r: ResyncResult = { phone: name, vendor: phone.vendor, event, status: 'not-registered', reason: 'not registered: it resyncs at its next boot or periodic check', contacts: 0, note };
         deps.emit({ event: 'phone.resync', phone: name, notifyEvent: event, status: 'not-registered', reason: r.reason, code: 'resync.not_registered' });

@@ -415,32 +415,39 @@ async function startServeLocked(o: ServeOptions): Promise<RunningServe> {
     return `${a?.mtimeMs ?? 0}/${a?.size ?? 0}/${b?.mtimeMs ?? 0}/${c?.mtimeMs ?? 0}/${c?.size ?? 0}`;
   };
   lastStamp = await stamp();
+  /** Re-read the CA home if it changed since the last look; failures are events, serve keeps its state. */
+  const follow = async () => {
+    try {
+      const now = await stamp();
+      if (now === lastStamp) return;
+      lastStamp = now;
+      const before = new Map(store.index.phones.map((p) => [p.name, p]));
+      await store.reload();
+      for (const change of phoneChanges(before, store.index.phones)) bus.emit({ event: 'phone.changed', ...change });
+      noteWindows();
+      table = await rebuild();
+      crl = await fs.readFile(store.paths.crl, 'utf8').catch(() => crl);
+      await followServerCert();
+      httpsServer?.updateTls({ cert: tls.cert, key: tls.key, ca: tls.ca, crl: crlList(crl) });
+      for (const s of services) await s.reload?.();
+      bus.emit({ event: 'serve.reload', phones: store.index.phones.length, routes: table.routes.length, crlNumber: store.index.crlNumber, trustedCas: [store.currentCa()?.serial, store.oldCa()?.serial].filter((x) => x !== undefined) });
+    } catch (e) {
+      bus.emit({ event: 'serve.error', reason: `reload failed: ${(e as Error).message}`, code: 'serve.reload_failed' });
+    }
+  };
+  // One reload at a time, in order: the timer's and the one a control request asks for.
+  let queue: Promise<void> = Promise.resolve();
+  const serially = (fn: () => Promise<void>): Promise<void> => (queue = queue.then(fn, fn));
   let reloading = false;
   const timer = setInterval(() => {
     if (reloading) return;
     reloading = true;
-    void (async () => {
-      try {
-        if (graceDue()) await settle();
-        const now = await stamp();
-        if (now === lastStamp) return;
-        lastStamp = now;
-        const before = new Map(store.index.phones.map((p) => [p.name, p]));
-        await store.reload();
-        for (const change of phoneChanges(before, store.index.phones)) bus.emit({ event: 'phone.changed', ...change });
-        noteWindows();
-        table = await rebuild();
-        crl = await fs.readFile(store.paths.crl, 'utf8').catch(() => crl);
-        await followServerCert();
-        httpsServer?.updateTls({ cert: tls.cert, key: tls.key, ca: tls.ca, crl: crlList(crl) });
-        for (const s of services) await s.reload?.();
-        bus.emit({ event: 'serve.reload', phones: store.index.phones.length, routes: table.routes.length, crlNumber: store.index.crlNumber, trustedCas: [store.currentCa()?.serial, store.oldCa()?.serial].filter((x) => x !== undefined) });
-      } catch (e) {
-        bus.emit({ event: 'serve.error', reason: `reload failed: ${(e as Error).message}`, code: 'serve.reload_failed' });
-      } finally {
-        reloading = false;
-      }
-    })();
+    void serially(async () => {
+      if (graceDue()) await settle();
+      await follow();
+    }).finally(() => {
+      reloading = false;
+    });
   }, o.reloadMs ?? 1000);
   timer.unref();
 
@@ -461,7 +468,16 @@ async function startServeLocked(o: ServeOptions): Promise<RunningServe> {
     }),
   });
   const actions = new Map<string, ServeAction>();
-  for (const s of services) for (const [name, fn] of Object.entries(s.actions ?? {})) actions.set(name, fn);
+  // A request from the CLI right after a change (`phone edit --resync`) acts on the home as it is now:
+  // the NOTIFY goes out only once serve answers with the new files, a phone that refetches at once gets them.
+  for (const s of services) {
+    for (const [name, fn] of Object.entries(s.actions ?? {})) {
+      actions.set(name, async (body) => {
+        await serially(follow);
+        return fn(body);
+      });
+    }
+  }
   const control = await startControl(path.join(store.paths.root, 'serve.sock'), bus, statusOf, actions);
   await writeFileAtomic(store.paths.serveState, JSON.stringify({ pid: process.pid, started: new Date(started).toISOString(), bind: o.bind, ports, socket: path.join(store.paths.root, 'serve.sock') }, null, 2) + '\n', { mode: 0o600 });
   bus.emit({ event: 'serve.start', bind: o.bind, ports, serverCert: tls.name, keyWindowMs: o.keyWindowMs, routes: table.routes.length });

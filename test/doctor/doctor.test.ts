@@ -86,7 +86,7 @@ test('doctor checks: a clean deployment has no findings; each fault gives exactl
     ['CRL past its next update', (i) => ({ ...i, crlNextUpdate: new Date(NOW.getTime() - DAY) }), ['error:crl.expired']],
     ['no CRL', (i) => ({ ...i, crlNextUpdate: null }), ['error:crl.missing']],
     ['CA key unencrypted', (i) => ({ ...i, config: { ...i.config, encrypted: false } }), ['warning:ca.key_unencrypted']],
-    ['stale --out tree', (i) => ({ ...i, outTrees: [{ dir: '/srv/tftp', changed: 2, removed: 1 }, { dir: '/srv/ok', changed: 0, removed: 0 }] }), ['warning:out.stale:/srv/tftp']],
+    ['stale --out tree', (i) => ({ ...i, outTrees: [{ dir: '/srv/tftp', changed: 2, missing: 0, removed: 1 }, { dir: '/srv/ok', changed: 0, missing: 0, removed: 0 }] }), ['warning:out.stale:/srv/tftp']],
   ];
   for (const [what, mutate, expected] of cases) {
     const f = diagnose(mutate(clean()));
@@ -178,7 +178,7 @@ test('sipsec doctor on a real home: from every finding to clean, each fixed by t
   d = doctor(home);
   assert.equal(d.code, 1);
   assert.deepEqual(codes(d.json.findings), [`warning:out.stale:${tftp}`]);
-  assert.match(d.json.findings[0]!.message, /\d+ file\(s\) to rewrite/);
+  assert.match(d.json.findings[0]!.message, /\(0 changed, [1-9]\d* missing, 0 to remove\)/);
   assert.equal(d.json.findings[0]!.fix, `sipsec provision render --out ${tftp}`);
   assert.deepEqual(readdirSync(tftp).sort(), before, 'doctor wrote nothing');
   ok(['provision', 'render', '--out', tftp]);
@@ -197,4 +197,50 @@ test('sipsec doctor on a real home: from every finding to clean, each fixed by t
   const bad = sipsec(['--home', home, 'doctor', '--expiring', 'soon']);
   assert.equal(bad.code, 2);
   assert.equal(bad.stderr.trim().split('\n').length, 1);
+});
+
+test('sipsec doctor --out DIR: a tree out of date is reported with its counts, from a comparison that writes nothing there', { timeout: 120_000 }, async (t) => {
+  const dir = tmpDir('sipsec-doctor-out-');
+  t.after(() => cleanup(dir));
+  const home = path.join(dir, 'ca');
+  const ok = (args: string[]) => {
+    const r = sipsec(['--home', home, ...args]);
+    assert.equal(r.code, 0, `sipsec ${args.join(' ')}: ${r.stderr}`);
+    return r;
+  };
+  const outCodes = (out: string) => {
+    const r = sipsec(['--home', home, 'doctor', '--json', '--out', out]);
+    const j = JSON.parse(r.stdout) as DoctorJson;
+    return j.findings.filter((f) => f.code === 'out.stale');
+  };
+  ok(['ca', 'init', '--org', 'Doctor Test', '--domain', 'pbx.test', '--key', 'p256', '--leaf-key', 'p256', '--no-passphrase', '--registrar', 'pbx.test:5061', '--provisioning-url', 'http://10.0.1.133/']);
+  ok(['phone', 'add', 'desk', '--vendor', 'aastra', '--mac', '00:08:5d:12:34:56', '--ext', '101', '--ip', '10.0.1.132']);
+
+  // Never rendered (the folder does not even exist): every file missing, and the folder is not created.
+  const tftp = path.join(dir, 'tftp');
+  let f = outCodes(tftp);
+  assert.equal(f.length, 1);
+  assert.equal(f[0]!.subject, tftp);
+  assert.match(f[0]!.message, /\(0 changed, [1-9]\d* missing, 0 to remove\)/);
+  assert.equal(f[0]!.fix, `sipsec provision render --out ${tftp}`);
+  assert.throws(() => statSync(tftp), /ENOENT/);
+
+  // Rendered beside a firmware image: up to date, and the comparison leaves no lock or manifest change behind.
+  mkdirSync(tftp);
+  writeFileSync(path.join(tftp, 'fw.bin'), 'firmware');
+  ok(['provision', 'render', '--out', tftp]);
+  const listing = () => readdirSync(tftp, { recursive: true }).map(String).sort();
+  const manifest = () => readFileSync(path.join(tftp, '.sipsec-manifest.json'), 'utf8');
+  const [before, beforeManifest] = [listing(), manifest()];
+  assert.deepEqual(outCodes(tftp), []);
+
+  // A change in the store: the phone's file differs now; doctor says so, and still writes nothing.
+  ok(['phone', 'edit', 'desk', '--display-name', 'Front desk']);
+  f = outCodes(tftp);
+  assert.equal(f.length, 1);
+  assert.match(f[0]!.message, /\([1-9]\d* changed, 0 missing, 0 to remove\)/);
+  assert.deepEqual([listing(), manifest()], [before, beforeManifest]);
+  assert.equal(readFileSync(path.join(tftp, 'fw.bin'), 'utf8'), 'firmware');
+  ok(['provision', 'render', '--out', tftp]);
+  assert.deepEqual(outCodes(tftp), []);
 });

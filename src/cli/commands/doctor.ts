@@ -33,6 +33,7 @@ Exit status: 0 clean, 1 warnings only, 2 errors (for cron and monitoring).
 Examples:
   sipsec doctor
   sipsec doctor --json | jq -r '.findings[] | select(.severity == "error") | .fix'
+  sipsec doctor --out /srv/tftp
   sipsec doctor --expiring 60 || mail -s "sipsec doctor" admin@example.com < /dev/null`,
     )
     .action(async (o: { expiring: string; out?: string[]; json?: boolean }, cmd: Command) => {

@@ -9,6 +9,7 @@ const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   srtp: () => import('./srtp.js'),
   register: () => import('./register.js'),
   echo: () => import('./echo.js'),
+  fleet: () => import('./fleet.js'),
 };
 
 async function main(): Promise<void> {

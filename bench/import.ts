@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { CaStore } from '../src/home/store.js';
 import { renderPhones, renderTree } from '../src/provision/render.js';
 import { opensslLoop } from './issue.js';
+import { phoneSheet, VENDOR_MIX } from './lib/fleet-csv.js';
 import { argValue, fmt, printTable, rate } from './lib/report.js';
 
 /**
@@ -14,25 +15,6 @@ import { argValue, fmt, printTable, rate } from './lib/report.js';
  * commit, rendering) through the real CLI, against the openssl loop's rate
  * in the same run; then the render of the whole tree alone.
  */
-const VENDORS: Array<[string, (i: number) => string]> = [
-  ['aastra', (i) => `00085d${hex(i)}`],
-  ['cisco-spa', (i) => `000e08${hex(i)}`],
-  ['grandstream', (i) => `000b82${hex(i)}`],
-  ['yealink', (i) => `805ec0${hex(i)}`],
-  ['polycom', (i) => `0004f2${hex(i)}`],
-  ['snom', (i) => `000413${hex(i)}`],
-  ['baresip', () => ''],
-  ['linphone', () => ''],
-  ['zoiper', () => ''],
-  ['bria', () => ''],
-  ['acrobits', () => ''],
-  ['blink', () => ''],
-];
-
-function hex(i: number): string {
-  return (i + 1).toString(16).padStart(6, '0');
-}
-
 export async function run(args: string[]): Promise<void> {
   const count = argValue(args, '--count', 1000);
   const key = args.includes('--key') ? args[args.indexOf('--key') + 1]! : 'rsa2048';
@@ -46,13 +28,8 @@ export async function run(args: string[]): Promise<void> {
   try {
     sip('ca', 'init', '--org', 'bench', '--domain', 'bench.test', '--key', 'rsa2048', '--leaf-key', key, '--no-passphrase', '--registrar', '10.0.0.1:5061', '--tftp-server', '10.0.0.1');
     const csv = path.join(root, 'phones.csv');
-    const rows = ['name,vendor,mac,ext'];
-    for (let i = 0; i < count; i++) {
-      const [vendor, mac] = VENDORS[i % VENDORS.length]!;
-      rows.push(`p${i},${vendor},${mac(i)},${1000 + i}`);
-    }
-    writeFileSync(csv, rows.join('\n') + '\n');
-    console.log(`phone import of ${count} phones (${VENDORS.length} vendors, ${key} keys) through the CLI, ${os.cpus().length} cores`);
+    writeFileSync(csv, phoneSheet(count));
+    console.log(`phone import of ${count} phones (${VENDOR_MIX.length} vendors, ${key} keys) through the CLI, ${os.cpus().length} cores`);
     const t0 = performance.now();
     sip('phone', 'import', csv);
     const importMs = performance.now() - t0;

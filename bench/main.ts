@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- <name>`: each benchmark runs sipsec and the named peer
- * side by side in one run and prints both and the ratio.
+ * side by side in one run and prints both and the ratio (`fleet` has no peer:
+ * it sets sipsec at growing inventory sizes against issue 14's targets).
  */
 const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void> }>> = {
   issue: () => import('./issue.js'),
@@ -9,6 +10,7 @@ const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   srtp: () => import('./srtp.js'),
   register: () => import('./register.js'),
   echo: () => import('./echo.js'),
+  fleet: () => import('./fleet.js'),
 };
 
 async function main(): Promise<void> {

@@ -129,7 +129,7 @@ test('sipsec doctor on a real home: from every finding to clean, each fixed by t
 
   // `ca config` says at once that the new registrar is named by no certificate, and that there is no NTP.
   const cfg = ok(['ca', 'config', '--registrar', 'newhost.test:5061']);
-  assert.match(cfg.stderr, /error: no valid server certificate names the registrar newhost\.test: phones will report "common name did not match \(newhost\.test\)" \(fix: sipsec server add newhost\.test/);
+  assert.match(cfg.stderr, /problem: no valid server certificate names the registrar newhost\.test: phones will report "common name did not match \(newhost\.test\)" \(fix: sipsec server add newhost\.test/);
   assert.match(cfg.stderr, /warning: phones are given no NTP server/);
   // `phone add` says at once that a TFTP phone without an address hands its secret to anyone.
   const add = ok(['phone', 'add', 'desk', '--vendor', 'aastra', '--mac', '00:08:5d:12:34:56', '--ext', '101', '--days', '10']);

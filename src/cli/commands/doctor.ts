@@ -15,7 +15,8 @@ export function formatFindings(findings: readonly Finding[]): string {
 
 /** What `ca config` and `phone add` show right after the change (stderr, so --json stays clean). */
 export function printFindings(findings: readonly Finding[]): void {
-  for (const f of findings) note(`${f.severity}: ${f.message} (fix: ${f.fix})`);
+  // Not `error:`: the command itself succeeded; this is what doctor would say about the result.
+  for (const f of findings) note(`${f.severity === 'error' ? 'problem' : 'warning'}: ${f.message} (fix: ${f.fix})`);
 }
 
 export function register(program: Command): void {

@@ -347,6 +347,8 @@ const callEndEcho = event('call.end', {
   replays: z.number(),
   decryptErrors: z.number(),
   stunIn: z.number(),
+  /** RTP heard before the ACK confirmed the call: not echoed (phones often send before the ACK arrives). */
+  heardBeforeAck: z.number().optional(),
   rtcpIn: z.number(),
   rtcpOut: z.number(),
   rtcpAuthFailures: z.number(),

@@ -64,6 +64,8 @@ export interface EchoReport {
    * keep-alive; they are neither media nor an attack, so counted apart.
    */
   stunIn: number;
+  /** Authentic RTP heard before the ACK confirmed the call: counted in packetsIn, not echoed (RFC 3261 §13.3.1.4). */
+  heardBeforeAck: number;
   rtcpIn: number;
   rtcpOut: number;
   /** SRTCP packets whose tag did not verify (wrong key, tampered); other bad RTCP counts in decryptErrors. */
@@ -144,7 +146,7 @@ export class EchoSession {
   private rtcpTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private confirmed: boolean;
-  private readonly counts = { packetsOut: 0, bytesOut: 0, authFailures: 0, replays: 0, decryptErrors: 0, rtcpIn: 0, rtcpOut: 0, rtcpAuthFailures: 0, stunIn: 0, octetsSent: 0 };
+  private readonly counts = { packetsOut: 0, bytesOut: 0, authFailures: 0, replays: 0, decryptErrors: 0, rtcpIn: 0, rtcpOut: 0, rtcpAuthFailures: 0, stunIn: 0, heardBeforeAck: 0, octetsSent: 0 };
   private lastSentTs = 0;
 
   private constructor(
@@ -253,7 +255,10 @@ export class EchoSession {
     if (phoneSsrc !== this.phoneSsrc) this.follow(phoneSsrc);
     this.stats.add(plain, n, phoneSsrc, this.now());
     // Heard, but not echoed before the ACK: audio goes out only in a confirmed call.
-    if (!this.confirmed) return;
+    if (!this.confirmed) {
+      this.counts.heardBeforeAck++;
+      return;
+    }
     writeSsrc(plain, this.ourSsrc);
     // Plain RTP goes back in the datagram node handed us (fresh per message, ours to keep).
     let out: Buffer = plain;
@@ -413,6 +418,7 @@ export class EchoSession {
       rtcpOut: this.counts.rtcpOut,
       rtcpAuthFailures: this.counts.rtcpAuthFailures,
       stunIn: this.counts.stunIn,
+      heardBeforeAck: this.counts.heardBeforeAck,
       oneWayAudio: oneWay,
       oneWayReason: reason,
       phoneHears: hears,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { SipServer } from '../sip/registrar/server.js';
 import { sendNotify } from '../sip/registrar/notify.js';
+import type { Binding } from '../sip/registrar/bindings.js';
 import type { VendorDescriptor } from '../vendors/types.js';
 import type { EventInput } from '../events/index.js';
 
@@ -52,14 +53,21 @@ export interface ResyncDeps {
 export async function resyncPhones(deps: ResyncDeps, req: ResyncRequest): Promise<ResyncResult[]> {
   const names = req.all ? deps.phoneNames() : (req.phones ?? []);
   const from = `sip:${deps.server.identities.domain}`;
+  // Every open binding a phone holds, whatever AOR it registered: after `phone edit --ext` it still holds its old
+  // files (and AOR) until it resyncs, and the NOTIFY is what tells it to. One pass, however many phones.
+  const held = new Map<string, Binding[]>();
+  for (const b of deps.server.registrar.all()) {
+    if (!b.source.flow.open) continue;
+    const list = held.get(b.source.phone);
+    if (list) list.push(b);
+    else held.set(b.source.phone, [b]);
+  }
   return Promise.all(
     names.map(async (name): Promise<ResyncResult> => {
       const phone = deps.server.identities.phone(name);
       if (!phone) return { phone: name, vendor: '', event: null, status: 'unknown-phone', reason: 'no such phone in the inventory', contacts: 0, note: null };
       const { event, note } = resyncEventFor(deps.vendorOf(phone.vendor), req.reboot ?? false);
-      // Every binding the phone holds, whatever AOR it registered: after `phone edit --ext` it still holds its old
-      // files (and AOR) until it resyncs, and the NOTIFY is what tells it to.
-      const bindings = deps.server.registrar.all().filter((b) => b.source.phone === name && b.source.flow.open);
+      const bindings = held.get(name) ?? [];
       if (bindings.length === 0) {
         const r: ResyncResult = { phone: name, vendor: phone.vendor, event, status: 'not-registered', reason: 'not registered: it resyncs at its next boot or periodic check', contacts: 0, note };
         deps.emit({ event: 'phone.resync', phone: name, notifyEvent: event, status: 'not-registered', reason: r.reason, code: 'resync.not_registered' });

@@ -51,4 +51,5 @@ test('echo: an ACK whose CSeq number is not the INVITE\'s confirms nothing (no a
   const end = await serve.waitFor((e) => e.event === 'call.end' && e.callId === res.callId);
   assert.equal(end.packetsIn, 40, 'both bursts were heard');
   assert.equal(end.packetsOut, 20, 'only the burst after the matching ACK was echoed');
+  assert.equal(end.heardBeforeAck, 20, 'the burst before it is counted apart');
 });

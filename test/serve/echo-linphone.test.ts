@@ -118,7 +118,7 @@ test('linphonec (real) calls the SRTP echo 200 with three suite lists and hears 
     assert.equal(end.rtcpAuthFailures, 0, `${c.phone}: no SRTCP authentication failure`);
     assert.equal(end.replays, 0);
     assert.ok(Number(end.packetsIn) >= 200 && Number(end.packetsOut) >= 200, `${c.phone}: packets both ways`);
-    assert.equal(end.packetsOut, end.packetsIn, `${c.phone}: every authentic packet echoed once`);
+    assert.equal(Number(end.packetsOut) + Number(end.heardBeforeAck), end.packetsIn, `${c.phone}: every authentic packet echoed once (but those heard before the ACK)`);
     assert.equal(end.oneWayAudio, false);
     assert.ok(Number(end.rtcpIn) >= 1);
     // mediastreamer2 gives libsrtp2 the same policy for SRTCP as for SRTP: a 32-bit SRTCP tag with

@@ -184,7 +184,8 @@ test('phone edit (CLI): --json prints the updated phone (schema 1, nulls, no sec
   const removed = JSON.parse(ok(home, 'phone', 'remove', 't1', '--json').stdout) as { revokedSerials: string[] };
   assert.deepEqual(removed.revokedSerials, valid);
   const crl = run(requirePeer('openssl'), ['crl', '-in', path.join(home, 'crl.pem'), '-noout', '-text']);
-  for (const serial of valid) assert.match(crl.stdout.toLowerCase(), new RegExp(`serial number: ${serial.replace(/^0+/, '')}`));
+  // openssl pads a serial to whole bytes (a leading 0 nibble); the index may not.
+  for (const serial of valid) assert.match(crl.stdout.toLowerCase(), new RegExp(`serial number: 0*${serial.replace(/^0+/, '')}\\b`));
 });
 
 test('serve picks up an edit: the new address and secret are served, the files follow, an event names the fields', async (t) => {

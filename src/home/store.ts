@@ -386,10 +386,36 @@ export class CaStore {
     this.cachedOldSigner = undefined;
   }
 
+  /**
+   * Certificates by name and by serial, rebuilt when the index is replaced
+   * (every commit and reload replaces it): a lookup per phone must not scan
+   * every certificate, or a fleet-wide pass costs the square of the fleet.
+   * Entries are shared, so a status changed in place is seen at once.
+   */
+  private certIndex: { certs: CertEntry[]; length: number; byName: Map<string, CertEntry[]>; bySerial: Map<string, CertEntry> } | undefined;
+
+  private certsIndexed() {
+    const certs = this.idx.certificates;
+    const c = this.certIndex;
+    if (c && c.certs === certs && c.length === certs.length) return c;
+    const byName = new Map<string, CertEntry[]>();
+    const bySerial = new Map<string, CertEntry>();
+    for (const e of certs) {
+      const list = byName.get(e.name);
+      if (list) list.push(e);
+      else byName.set(e.name, [e]);
+      const s = normSerial(e.serial);
+      if (!bySerial.has(s)) bySerial.set(s, e);
+    }
+    this.certIndex = { certs, length: certs.length, byName, bySerial };
+    return this.certIndex;
+  }
+
   /** The current (valid, newest) certificate of a name. */
   current(name: string): CertEntry | undefined {
-    const list = this.idx.certificates.filter((c) => c.name === name && c.status === 'valid');
-    return list[list.length - 1];
+    const list = this.certsIndexed().byName.get(name) ?? [];
+    for (let i = list.length - 1; i >= 0; i--) if (list[i]!.status === 'valid') return list[i];
+    return undefined;
   }
 
   /**
@@ -402,7 +428,7 @@ export class CaStore {
   servedCert(name: string): CertEntry | undefined {
     const old = this.oldCa();
     if (old) {
-      const underOld = this.idx.certificates.filter((c) => c.name === name && c.kind === 'server' && c.status === 'valid' && this.issuerOf(c) === old.serial);
+      const underOld = (this.certsIndexed().byName.get(name) ?? []).filter((c) => c.kind === 'server' && c.status === 'valid' && this.issuerOf(c) === old.serial);
       if (underOld.length > 0) return underOld[underOld.length - 1];
     }
     return this.current(name);
@@ -410,12 +436,11 @@ export class CaStore {
 
   /** Every certificate a name has had, oldest first. */
   history(name: string): CertEntry[] {
-    return this.idx.certificates.filter((c) => c.name === name);
+    return [...(this.certsIndexed().byName.get(name) ?? [])];
   }
 
   bySerial(serial: string): CertEntry | undefined {
-    const s = normSerial(serial);
-    return this.idx.certificates.find((c) => normSerial(c.serial) === s);
+    return this.certsIndexed().bySerial.get(normSerial(serial));
   }
 
   /**

@@ -1,5 +1,6 @@
 import { SipsecError } from '../core/errors.js';
-import { legacyPrivateKeyPem } from '../pki/keys.js';
+import { legacyPrivateKeyPem, loadPrivateKey } from '../pki/keys.js';
+import type { KeyObject } from 'node:crypto';
 import { buildPkcs12 } from '../pki/pkcs12.js';
 import { X509Certificate } from 'node:crypto';
 import type { CaStore } from '../home/store.js';
@@ -32,7 +33,11 @@ export async function phoneContext(store: CaStore, phone: Phone, vendor: VendorM
     throw new SipsecError('NOT_FOUND', `phone '${phone.name}' has no valid certificate`, `issue one with sipsec cert renew ${phone.name}`);
   }
   const [certPem, keyPem, ca] = await Promise.all([store.readCertPem(entry.serial), store.readKeyPem(entry.serial), caPem ? Promise.resolve(caPem) : store.caCertPem()]);
-  const key = await store.readKey(entry.serial);
+  // Parsed only for the vendors that need it (the legacy key form, PKCS#12): at fleet size, parsing every
+  // phone's key for every route table was most of the time.
+  let key: KeyObject | undefined;
+  const keyObject = () => (key ??= loadPrivateKey(keyPem, undefined, `key of ${entry.serial}`));
+  let keyLegacy: string | undefined;
   const options = vendor.optionsSchema.parse(phone.options);
   return {
     phone,
@@ -42,11 +47,13 @@ export async function phoneContext(store: CaStore, phone: Phone, vendor: VendorM
     pem: {
       cert: certPem,
       key: keyPem,
-      keyLegacy: legacyPrivateKeyPem(key),
+      get keyLegacy() {
+        return (keyLegacy ??= legacyPrivateKeyPem(keyObject()));
+      },
       ca,
       p12: (profile) =>
         buildPkcs12({
-          key,
+          key: keyObject(),
           certs: [new X509Certificate(certPem).raw, new X509Certificate(ca).raw],
           password: phone.secret,
           friendlyName: phone.name,

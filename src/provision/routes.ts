@@ -71,7 +71,9 @@ export async function buildRoutes(store: CaStore, phones: Phone[] = store.index.
   const byVendor = new Map<string, Phone[]>();
   for (const p of phones) {
     if (!store.current(p.name)) continue; // a phone without a valid certificate has nothing to fetch
-    byVendor.set(p.vendor, [...(byVendor.get(p.vendor) ?? []), p]);
+    const list = byVendor.get(p.vendor);
+    if (list) list.push(p);
+    else byVendor.set(p.vendor, [p]);
   }
   const caPem = await store.caCertPem();
   const routes: Route[] = [];

@@ -53,7 +53,7 @@ export function makeTable(routes: Route[]): RouteTable {
   };
 }
 
-function toRoute(f: RenderedFile, vendor: VendorModule): Route {
+export function toRoute(f: RenderedFile, vendor: VendorModule): Route {
   return {
     path: f.path.replace(/^\/+/, ''),
     phone: f.phone,

@@ -4,7 +4,8 @@ import { writeFileAtomic } from '../core/atomic.js';
 import { AllowList } from '../core/net.js';
 import type { CaStore, PassphraseSource } from '../home/store.js';
 import type { Phone } from '../home/schema.js';
-import { buildRoutes, makeTable, type Route, type RouteTable } from '../provision/routes.js';
+import type { Route, RouteTable } from '../provision/routes.js';
+import { LiveRoutes } from '../provision/live-routes.js';
 import { decide, type AccessPolicyOptions } from '../provision/access.js';
 import { startHttpProvisioning, type HttpProvisionServer } from '../provision/http.js';
 import { createTftpServer, type TftpEvent, type TftpServer } from '../provision/tftp/index.js';
@@ -224,11 +225,10 @@ async function startServeLocked(o: ServeOptions): Promise<RunningServe> {
     phoneIps: (phone) => store.index.phones.find((p) => p.name === phone)?.ips ?? [],
   };
   const firmware = o.firmwareDir ? await firmwareRoutes(o.firmwareDir) : [];
-  const rebuild = async (): Promise<RouteTable> => {
-    const t = await buildRoutes(store);
-    return makeTable([...t.routes, ...firmware]);
-  };
-  let table = await rebuild();
+  // Kept per phone: a change re-renders the phones it touches, not the fleet.
+  const live = new LiveRoutes(store, firmware);
+  await live.update();
+  let table: RouteTable = live.table;
   let crl = await fs.readFile(store.paths.crl, 'utf8').catch(() => '');
   const security = sharedSecurity(path.join(store.paths.root, 'security.log'), o.lockout);
 
@@ -425,7 +425,8 @@ async function startServeLocked(o: ServeOptions): Promise<RunningServe> {
       await store.reload();
       for (const change of phoneChanges(before, store.index.phones)) bus.emit({ event: 'phone.changed', ...change });
       noteWindows();
-      table = await rebuild();
+      await live.update();
+      table = live.table;
       crl = await fs.readFile(store.paths.crl, 'utf8').catch(() => crl);
       await followServerCert();
       httpsServer?.updateTls({ cert: tls.cert, key: tls.key, ca: tls.ca, crl: crlList(crl) });

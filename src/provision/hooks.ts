@@ -46,12 +46,6 @@ export async function rerenderAll(store: CaStore, o: FollowOptions = {}): Promis
   return (await renderer()).renderTree(store, outOf(store, o), o);
 }
 
-/** @deprecated kept for callers written before rerenderPhones/removePhoneFiles: renders `added`, removes `removed`. */
-export async function afterPhonesChanged(store: CaStore, added: string[], removed: string[] = []): Promise<RenderResult> {
-  if (removed.length > 0) await (await renderer()).unrenderPhones(store, removed, store.paths.provisionDir);
-  return rerenderPhones(store, added);
-}
-
 /**
  * Run a re-render after a committed change; a failure says the change
  * itself was saved, so a person fixes the tree instead of redoing the change.

@@ -70,7 +70,7 @@ export class LiveRoutes {
       const ctx = await phoneContext(this.store, phone, vendor, undefined, caPem);
       this.byPhone.set(
         phone.name,
-        vendor.renderPhone(ctx).flatMap((f) => (f.localOnly ? [] : [toRoute({ ...f, phone: f.phone ?? phone.name }, vendor)])),
+        vendor.renderPhone(ctx).flatMap((f) => (f.localOnly ? [] : [toRoute(f, vendor, f.phone ?? phone.name)])),
       );
     }
   }

@@ -53,17 +53,22 @@ export function makeTable(routes: Route[]): RouteTable {
   };
 }
 
-export function toRoute(f: RenderedFile, vendor: VendorModule): Route {
-  return {
+/**
+ * A served route for a rendered file. The content is read through, not
+ * copied: a file whose content is made on first use (a PKCS#12, key
+ * derivation and all) costs nothing until a phone asks for it.
+ */
+export function toRoute(f: RenderedFile, vendor: VendorModule, phone: string | undefined = f.phone): Route {
+  const route = {
     path: f.path.replace(/^\/+/, ''),
-    phone: f.phone,
+    phone,
     vendor: vendor.descriptor.id,
     contentType: f.contentType,
     holdsKey: f.holdsKey,
     transports: f.transports ?? vendor.descriptor.transports,
-    content: f.content,
     aliases: f.aliases ?? [],
   };
+  return Object.defineProperty(route, 'content', { get: () => f.content, enumerable: true }) as Route;
 }
 
 /** Render every phone's served files (and each vendor's shared files) in memory. */
@@ -84,7 +89,7 @@ export async function buildRoutes(store: CaStore, phones: Phone[] = store.index.
     }
     for (const phone of list) {
       const ctx = await phoneContext(store, phone, vendor, undefined, caPem);
-      for (const f of vendor.renderPhone(ctx)) if (!f.localOnly) routes.push(toRoute({ ...f, phone: f.phone ?? phone.name }, vendor));
+      for (const f of vendor.renderPhone(ctx)) if (!f.localOnly) routes.push(toRoute(f, vendor, f.phone ?? phone.name));
     }
   }
   return makeTable(routes);

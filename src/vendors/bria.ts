@@ -1,6 +1,6 @@
 import { SipsecError } from '../core/errors.js';
 import type { SrtpMode } from '../home/schema.js';
-import { BINARY, PEM, TEXT, displayName, file, hostPort, lineValue } from './files.js';
+import { BINARY, PEM, TEXT, displayName, file, hostPort, lazyFile, lineValue } from './files.js';
 import { vendorOptions } from './options.js';
 import { caImportSteps, p12ForOsImport, p12PasswordHint } from './os-store.js';
 import { renderTemplate } from './templates.js';
@@ -88,7 +88,7 @@ function renderPhone(ctx: RenderContext): RenderedFile[] {
   return [
     file(p.ini, loginResponse(ctx), TEXT, { holdsKey: false, ...owner }),
     file(p.ca, ctx.pem.ca, PEM, { holdsKey: false, ...owner }),
-    file(p.p12, p12ForOsImport(ctx), BINARY, { holdsKey: true, ...owner }),
+    lazyFile(p.p12, () => p12ForOsImport(ctx), BINARY, { holdsKey: true, ...owner }),
   ];
 }
 

@@ -33,6 +33,17 @@ export function file(path: string, content: string | Buffer, contentType: string
   };
 }
 
+/**
+ * A file whose content is made on first use and kept: for content that is
+ * costly to make (a PKCS#12: key derivation, encryption) and often never
+ * fetched, such as serve's route table at fleet size.
+ */
+export function lazyFile(path: string, make: () => Buffer, contentType: string, o: FileOptions): RenderedFile {
+  let made: Buffer | undefined;
+  const f = file(path, Buffer.alloc(0), contentType, o);
+  return Object.defineProperty(f, 'content', { get: () => (made ??= make()), enumerable: true });
+}
+
 /** The phone's MAC (12 lower-case hex digits); hardware vendors cannot render without one. */
 export function requireMac(ctx: RenderContext, vendorName: string): string {
   const mac = ctx.phone.mac;

@@ -2,7 +2,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { CaStore } from '../home/store.js';
 import { errnoCode } from '../core/errors.js';
-import { loadAllVendors } from '../vendors/registry.js';
+import { loadAllVendors, loadVendor } from '../vendors/registry.js';
+import type { Phone } from '../home/schema.js';
 import { diagnose, type DoctorInput, type Finding } from './checks.js';
 
 /**
@@ -45,14 +46,18 @@ export async function outTrees(store: CaStore, extra: readonly string[] = []): P
   return out;
 }
 
-export async function doctorInput(store: CaStore, o: DoctorOptions = {}): Promise<DoctorInput> {
-  const transports = new Map((await loadAllVendors()).map((v) => [v.descriptor.id, v.descriptor.transports]));
+export async function doctorInput(store: CaStore, o: DoctorOptions & { phones?: Phone[]; readCrl?: boolean } = {}): Promise<DoctorInput> {
+  const phones = o.phones ?? store.index.phones;
+  // Only the vendors asked about (one, right after `phone add`): every module costs start-up time.
+  const vendors = o.phones ? await Promise.all([...new Set(phones.map((p) => p.vendor))].map((id) => loadVendor(id))) : await loadAllVendors();
+  const transports = new Map(vendors.map((v) => [v.descriptor.id, v.descriptor.transports]));
   return {
     config: store.config,
     certificates: store.index.certificates,
-    phones: store.index.phones,
+    phones,
     vendorTransports: (id) => transports.get(id) ?? [],
-    crlNextUpdate: await crlNextUpdate(store.paths.crl),
+    // Reading the CRL loads an X.509 library: skipped by the checks a change prints at once, which need no CRL.
+    crlNextUpdate: o.readCrl === false ? null : await crlNextUpdate(store.paths.crl),
     now: store.clock(),
     ...(o.expiryDays !== undefined ? { expiryDays: o.expiryDays } : {}),
     ...(o.outTrees ? { outTrees: o.outTrees } : {}),

@@ -175,12 +175,7 @@ export async function settleSupersedes(store: CaStore, events: Evidence[], o: { 
 
 /** The events in serve.log (JSON lines) from `since` on; a missing or unreadable log is no evidence. */
 export async function readServeLog(file: string, since: Date, kinds: readonly string[] = ['tls.handshake', 'provision.fetch']): Promise<Evidence[]> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch {
-    return [];
-  }
+  const text = await tailSince(file, since.getTime());
   const out: Evidence[] = [];
   const from = since.getTime();
   for (const line of text.split('\n')) {
@@ -198,6 +193,43 @@ export async function readServeLog(file: string, since: Date, kinds: readonly st
     out.push(e);
   }
   return out;
+}
+
+const TAIL_CHUNK = 1 << 20;
+
+/**
+ * The end of serve.log back to the first line older than `from`: the log
+ * only grows (a fleet writes it for weeks) and lines are in time order, so
+ * every command that settles an overlap reads the overlap's days, not the
+ * log's life.
+ */
+async function tailSince(file: string, from: number): Promise<string> {
+  let fh: Awaited<ReturnType<typeof fs.open>>;
+  try {
+    fh = await fs.open(file, 'r');
+  } catch {
+    return '';
+  }
+  try {
+    const chunks: Buffer[] = [];
+    let pos = (await fh.stat()).size;
+    while (pos > 0) {
+      const n = Math.min(TAIL_CHUNK, pos);
+      pos -= n;
+      const buf = Buffer.alloc(n);
+      await fh.read(buf, 0, n, pos);
+      chunks.unshift(buf);
+      // The first whole line of this chunk: once it is older than `from`, nothing before it counts.
+      const nl = buf.indexOf(10);
+      const end = nl >= 0 ? buf.indexOf(10, nl + 1) : -1;
+      if (end < 0) continue;
+      const time = /"time":"([^"]+)"/.exec(buf.subarray(nl + 1, end).toString('utf8'))?.[1];
+      if (time !== undefined && Date.parse(time) < from) break;
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  } finally {
+    await fh.close();
+  }
 }
 
 /**

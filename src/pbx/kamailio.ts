@@ -193,15 +193,7 @@ route[WITHINDLG] {
 	exit;
 }
 
-route[RELAY] {
-	if (is_method("INVITE|SUBSCRIBE|UPDATE|REFER")) {
-		t_on_reply("MANAGE_REPLY");
-	}
-	if (!t_relay()) {
-		sl_reply_error();
-	}
-	exit;
-}
+${RELAY_ROUTE}
 
 onreply_route[MANAGE_REPLY] {
 	if (status =~ "[12][0-9][0-9]") {
@@ -210,6 +202,17 @@ onreply_route[MANAGE_REPLY] {
 }
 `;
 }
+
+/** Both exports relay the same way: replies to dialog-forming requests get the phone's alias (MANAGE_REPLY). */
+const RELAY_ROUTE = `route[RELAY] {
+	if (is_method("INVITE|SUBSCRIBE|UPDATE|REFER")) {
+		t_on_reply("MANAGE_REPLY");
+	}
+	if (!t_relay()) {
+		sl_reply_error();
+	}
+	exit;
+}`;
 
 /**
  * The global parameters and modules both exports share: TLS only, one TLS
@@ -349,15 +352,7 @@ route[WITHINDLG] {
 	exit;
 }
 
-route[RELAY] {
-	if (is_method("INVITE|SUBSCRIBE|UPDATE|REFER")) {
-		t_on_reply("MANAGE_REPLY");
-	}
-	if (!t_relay()) {
-		sl_reply_error();
-	}
-	exit;
-}
+${RELAY_ROUTE}
 
 # A phone's answer to the PBX: the PBX's later requests find the phone by its alias.
 onreply_route[MANAGE_REPLY] {

@@ -66,3 +66,15 @@ export function run(cmd: string, args: string[], opts: { input?: string | Buffer
   const r = spawnSync(cmd, args, { encoding: 'utf8', input: opts.input ?? '', timeout: opts.timeoutMs ?? 60_000, cwd: opts.cwd, env: opts.env ?? process.env });
   return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
+
+/** `sipsec --home HOME ARGS...` (bounded, as a user runs it). */
+export function inHome(home: string, ...args: string[]): RunResult {
+  return sipsec(['--home', home, ...args]);
+}
+
+/** The same, which must succeed: a failure names the command and its stderr. */
+export function okInHome(home: string, ...args: string[]): RunResult {
+  const r = inHome(home, ...args);
+  if (r.code !== 0) throw new Error(`sipsec ${args.join(' ')}: exit ${r.code}: ${r.stderr}`);
+  return r;
+}

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { cleanup, run, sipsec, tmpDir } from '../helpers/cli.js';
+import { cleanup, run, sipsec, tmpDir, inHome as cli, okInHome as ok } from '../helpers/cli.js';
 import { requirePeer } from '../helpers/peers.js';
 import { ServeProcess } from '../helpers/serve.js';
 import { CaStore } from '../../src/home/store.js';
@@ -19,16 +19,6 @@ const noPass = async (): Promise<string | undefined> => undefined;
 function initHome(home: string): void {
   const r = sipsec(['--home', home, 'ca', 'init', '--org', 'Acme', '--domain', 'acme.test', '--key', 'p256', '--leaf-key', 'p256', '--no-passphrase', '--tftp-server', '127.0.0.1']);
   assert.equal(r.code, 0, r.stderr);
-}
-
-function cli(home: string, ...args: string[]) {
-  return sipsec(['--home', home, ...args]);
-}
-
-function ok(home: string, ...args: string[]) {
-  const r = cli(home, ...args);
-  assert.equal(r.code, 0, `sipsec ${args.join(' ')}: ${r.stderr}`);
-  return r;
 }
 
 interface IndexFile {

@@ -2,18 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { cleanup, sipsec, tmpDir } from '../helpers/cli.js';
+import { cleanup, tmpDir, inHome as cli, okInHome as ok } from '../helpers/cli.js';
 import { parseCsv, writeCsv } from '../../src/inventory/csv.js';
-
-function cli(home: string, ...args: string[]) {
-  return sipsec(['--home', home, ...args]);
-}
-
-function ok(home: string, ...args: string[]) {
-  const r = cli(home, ...args);
-  assert.equal(r.code, 0, `sipsec ${args.join(' ')}: ${r.stderr}`);
-  return r;
-}
 
 interface Cert {
   serial: string;

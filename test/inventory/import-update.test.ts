@@ -2,17 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { cleanup, sipsec, tmpDir } from '../helpers/cli.js';
+import { cleanup, sipsec, tmpDir, inHome as cli } from '../helpers/cli.js';
 import { detectSeparator, parseCsv, writeCsv } from '../../src/inventory/csv.js';
 import { parsePhoneSheet } from '../../src/inventory/import.js';
 
 function initHome(home: string): void {
   const r = sipsec(['--home', home, 'ca', 'init', '--org', 'Acme', '--domain', 'acme.test', '--key', 'p256', '--leaf-key', 'p256', '--no-passphrase']);
   assert.equal(r.code, 0, r.stderr);
-}
-
-function cli(home: string, ...args: string[]) {
-  return sipsec(['--home', home, ...args]);
 }
 
 interface IndexFile {

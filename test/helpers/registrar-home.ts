@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import * as dgram from 'node:dgram';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { sipsec } from './cli.js';
-import { collectOutput, freePort, outputMatches, stop } from '../vendors/peer-stubs.js';
+import { collectOutput, outputMatches, stop } from '../vendors/peer-stubs.js';
 
 /**
  * A CA home built through the real CLI for the registrar's end-to-end
@@ -28,13 +30,56 @@ export interface BaresipPorts {
   rtp: string;
 }
 
-/** Ports for one baresip: ctrl_tcp, SIP listen (TLS on +1), and an RTP range, all from the OS's free ports. */
+/**
+ * Ports for one baresip: ctrl_tcp, SIP listen (TLS on +1), and an RTP range,
+ * in one block below the kernel's ephemeral range (32768-60999). baresip
+ * binds sip+1 itself, a port nobody checked; in the ephemeral range an
+ * outgoing connection of a parallel test can take it first ("Address
+ * already in use"). Below it only explicit binds compete, and the block is
+ * checked free by binding every port (TCP and UDP) before it is handed out.
+ */
 export async function baresipPorts(): Promise<BaresipPorts> {
-  const ctrl = await freePort();
-  const sip = await freePort();
-  const rtp = await freePort();
-  const base = rtp - (rtp % 2);
-  return { ctrl, sip, rtp: `${base}-${base + 19}` };
+  const base = await freeBlock(24);
+  return { ctrl: base, sip: base + 2, rtp: `${base + 4}-${base + 23}` };
+}
+
+async function freeBlock(size: number): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const base = 20_000 + 2 * Math.floor(Math.random() * ((32_700 - 20_000 - size) / 2));
+    if (await allFree(base, size)) return base;
+  }
+  throw new Error(`no free block of ${size} ports in 20000-32700 after 100 tries`);
+}
+
+async function allFree(base: number, size: number): Promise<boolean> {
+  const held: Array<{ close(cb: () => void): unknown }> = [];
+  try {
+    for (let p = base; p < base + size; p++) {
+      held.push(await bindTcp(p));
+      held.push(await bindUdp(p));
+    }
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await Promise.all(held.map((h) => new Promise<void>((r) => h.close(() => r()))));
+  }
+}
+
+function bindTcp(port: number): Promise<net.Server> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(port, '127.0.0.1', () => resolve(srv));
+  });
+}
+
+function bindUdp(port: number): Promise<dgram.Socket> {
+  return new Promise((resolve, reject) => {
+    const sock = dgram.createSocket('udp4');
+    sock.once('error', reject);
+    sock.bind(port, '127.0.0.1', () => resolve(sock));
+  });
 }
 
 /** `sipsec phone add NAME --vendor baresip` with headless options (and `extra` vendor options); returns its ready directory. */

@@ -9,7 +9,7 @@ const PEERS = [
   ['stunnel4', 'stunnel4'], ['linphonec', 'linphone-cli'], ['kamailio', 'kamailio'], ['tshark', 'tshark'],
   ['cc', 'gcc'], ['chromium', 'chromium'], ['script', 'bsdutils'],
   ['dnsmasq', 'dnsmasq-base'], ['dhcpd', 'isc-dhcp-server'], ['kea-dhcp4', 'kea-dhcp4-server'],
-  ['fail2ban-regex', 'fail2ban'],
+  ['fail2ban-regex', 'fail2ban'], ['tar', 'tar'],
 ];
 const EXTRA = ['baresip-core', 'kamailio-tls-modules', 'libc6-dev', 'libsrtp2-dev', 'pkg-config', 'procps', 'iproute2'];
 

@@ -21,7 +21,7 @@ export function homeOf(cmd: Command): string {
  */
 export async function openStore(cmd: Command): Promise<CaStore> {
   const store = await CaStore.open(homeOf(cmd));
-  if (store.index.certificates.some((c) => c.status === 'valid' && c.supersededBy !== undefined)) {
+  if (store.overlapCerts().length > 0) {
     const { sweepSupersedes } = await import('../home/supersede.js');
     try {
       const { settled, crlWritten } = await sweepSupersedes(store, {

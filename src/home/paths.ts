@@ -3,15 +3,19 @@ import * as path from 'node:path';
 /**
  * The layout of a CA home (like easy-rsa's pki/): plain files a person can
  * inspect. Certificates and keys are stored by serial, so replacing one
- * never overwrites a file the index still points to; index.json is the
- * commit point of every change.
+ * never overwrites a file the index still points to; the index database
+ * (sipsec.db) is the commit point of every change.
  */
 export function homePaths(home: string) {
   const root = path.resolve(home);
   return {
     root,
     config: path.join(root, 'config.json'),
+    /** The certificate index and inventory (SQLite). */
+    db: path.join(root, 'sipsec.db'),
+    /** Where the index lived before the database: read once to migrate, then kept as `index.json.pre-db`. */
     index: path.join(root, 'index.json'),
+    indexBackup: path.join(root, 'index.json.pre-db'),
     lock: path.join(root, '.lock'),
     caCert: path.join(root, 'ca.crt'),
     caKey: path.join(root, 'private', 'ca.key'),
@@ -39,6 +43,10 @@ export type HomePaths = ReturnType<typeof homePaths>;
 export const HOME_ENTRIES: ReadonlySet<string> = new Set([
   'config.json',
   'index.json',
+  'index.json.pre-db',
+  'sipsec.db',
+  'sipsec.db-wal',
+  'sipsec.db-shm',
   'ca.crt',
   'crl.pem',
   'certs',

@@ -37,6 +37,12 @@ async function owner(file: string): Promise<number | undefined> {
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
+/** The pid of the serve running on this home, if one is. */
+export async function runningServe(paths: HomePaths): Promise<number | undefined> {
+  const pid = await owner(paths.servePid);
+  return pid !== undefined && pid !== process.pid && (await isServe(pid)) ? pid : undefined;
+}
+
 export interface ServeLock {
   /** Remove serve.pid if it is still ours. */
   release(): Promise<void>;

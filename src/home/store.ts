@@ -1,14 +1,19 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { createHash, type KeyObject } from 'node:crypto';
-import { z } from 'zod';
 import { SipsecError, errnoCode, messageOf } from '../core/errors.js';
 import { ensureDir, fsyncDir, writeFileAtomic } from '../core/atomic.js';
 import { withLock } from '../core/lock.js';
 import { X509Certificate } from 'node:crypto';
 import { homePaths, HOME_ENTRIES, isScratchEntry, type HomePaths } from './paths.js';
 import { assertWritable, isDenied, notReadable, notWritable } from './writable.js';
-import { ConfigSchema, IndexSchema, type CertEntry, type CertKind, type Config, type Index } from './schema.js';
+import { ConfigSchema, type CertEntry, type CertKind, type Config, type Index, type Phone } from './schema.js';
+import { IndexDb, type RowChanges } from './db.js';
+import { IndexDraft, Records, batchKeys, isEmpty, type Relevant } from './records.js';
+import { migrateJsonIndex, openIndexDb } from './migrate.js';
+import { readJson } from './read-json.js';
+
+export { readJson };
 import { generateKey, generateLeafKey, loadPrivateKey, privateKeyPem, type HashName, type KeySpec } from '../pki/keys.js';
 import { issueCertificate, randomSerial, signerFromCert, type IssuedCert, type Signer } from '../pki/certificate.js';
 import { buildCrl, type RevocationReason } from '../pki/crl.js';
@@ -91,29 +96,6 @@ export function entryFor(name: string, kind: CertKind, cert: IssuedCert, sans: S
   };
 }
 
-async function readJson<T>(file: string, schema: z.ZodType<T>, what: string): Promise<T> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (e) {
-    if (errnoCode(e) === 'ENOENT') throw new SipsecError('CA_MISSING', `no CA in ${file.replace(/\/[^/]+$/, '')}`, 'create one with: sipsec ca init --org ORG --domain DOMAIN (or point --home / SIPSEC_HOME at an existing one)');
-    if (isDenied(e)) throw await notReadable(path.dirname(file), e);
-    throw new SipsecError('UNREADABLE', `cannot read ${file}: ${messageOf(e)}`, 'check its permissions');
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (e) {
-    throw new SipsecError('CA_CORRUPT', `${what} ${file} is not valid JSON: ${messageOf(e)}`, 'restore it from a backup');
-  }
-  const parsed = schema.safeParse(data);
-  if (!parsed.success) {
-    const first = parsed.error.issues[0];
-    throw new SipsecError('CA_CORRUPT', `${what} ${file} is invalid at ${first?.path.join('.') || '(root)'}: ${first?.message ?? ''}`, 'restore it from a backup');
-  }
-  return parsed.data;
-}
-
 /** Top-level entries of a CA home that count as content (not our lock or temp files), sorted. */
 export async function homeEntries(root: string): Promise<string[]> {
   try {
@@ -132,7 +114,8 @@ function listNames(names: string[]): string {
 export class CaStore {
   readonly paths: HomePaths;
   private cfg: Config;
-  private idx: Index;
+  private readonly db: IndexDb;
+  private readonly records: Records;
   private readonly now: () => Date;
   private caCert: X509Certificate | undefined;
   private cachedSigner: Signer | undefined;
@@ -140,10 +123,11 @@ export class CaStore {
   private cachedOldSigner: Signer | undefined;
   private passphrase: PassphraseSource | undefined;
 
-  private constructor(paths: HomePaths, cfg: Config, idx: Index, opts: StoreOptions) {
+  private constructor(paths: HomePaths, cfg: Config, db: IndexDb, opts: StoreOptions) {
     this.paths = paths;
     this.cfg = cfg;
-    this.idx = idx;
+    this.db = db;
+    this.records = new Records(db);
     this.now = opts.now ?? (() => new Date());
   }
 
@@ -159,8 +143,9 @@ export class CaStore {
   static async open(home: string, opts: StoreOptions = {}): Promise<CaStore> {
     const paths = homePaths(home);
     const cfg = await readJson(paths.config, ConfigSchema, 'config');
-    const idx = await readJson(paths.index, IndexSchema, 'index');
-    return new CaStore(paths, cfg, idx, opts);
+    // A home written before the database: moved into it once, index.json kept as the backup.
+    await migrateJsonIndex(paths);
+    return new CaStore(paths, cfg, await openIndexDb(paths), opts);
   }
 
   /**
@@ -222,13 +207,10 @@ export class CaStore {
       const certPem = toPem('CERTIFICATE', cert.der);
       await writeFileAtomic(paths.caCert, certPem, { mode: 0o644 });
       await writeFileAtomic(paths.cert(cert.serial), certPem, { mode: 0o644 });
-      const index: Index = {
-        version: 1,
-        crlNumber: 0,
-        certificates: [entryFor('ca', 'ca', cert, { dns: [], ip: [], uri: [] }, p.caKey)],
-        phones: [],
-      };
-      await writeFileAtomic(paths.index, JSON.stringify(index, null, 2) + '\n', { mode: 0o600 });
+      const caEntry = entryFor('ca', 'ca', cert, { dns: [], ip: [], uri: [] }, p.caKey);
+      const db = IndexDb.open(paths.db, { create: true });
+      await fs.chmod(paths.db, 0o600);
+      db.commit({ phones: new Map(), certs: new Map([[caEntry.serial, caEntry]]), meta: { crlNumber: 0, transition: undefined } }, now);
       const config: Config = {
         version: 1,
         org: p.org,
@@ -246,11 +228,11 @@ export class CaStore {
         createdAt: now.toISOString(),
       };
       await writeFileAtomic(paths.config, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
-      const store = new CaStore(paths, config, index, opts);
+      const store = new CaStore(paths, config, db, opts);
       const signer = signerFromCert(cert.der, key, p.hash);
       store.caCert = new X509Certificate(cert.der);
       store.cachedSigner = signer;
-      await store.writeCrlLocked(signer, paths.crl, index);
+      await store.writeCrlLocked(signer, paths.crl);
       return replaced ? { store, replaced } : { store };
     });
   }
@@ -269,8 +251,43 @@ export class CaStore {
     return this.cfg;
   }
 
+  /** The whole index; its lists are read from the database when first touched. */
   get index(): Index {
-    return this.idx;
+    return this.records.view();
+  }
+
+  /** A phone by its exact name, without reading the rest of the inventory. */
+  phone(name: string): Phone | undefined {
+    return this.records.phone(name);
+  }
+
+  phoneCount(): number {
+    return this.records.phoneCount();
+  }
+
+  /** The phones of one vendor (a vendor's rules across its own phones). */
+  phonesOfVendor(vendor: string): Phone[] {
+    return this.records.phonesOfVendor(vendor);
+  }
+
+  /** Certificates in a renewal overlap (valid, replaced, waiting for their phone), read by index. */
+  overlapCerts(): CertEntry[] {
+    return this.records.overlapCerts();
+  }
+
+  /** What a batch of phones could clash with (same name, MAC, SIP user, address), read by index. */
+  relevantTo(batch: readonly Phone[]): Relevant {
+    return this.records.relevantTo(batchKeys(batch));
+  }
+
+  /** The database file (backup copies it while serve runs). */
+  get database(): IndexDb {
+    return this.db;
+  }
+
+  /** Close the database (tests and long-running callers that open many stores). */
+  close(): void {
+    this.db.close();
   }
 
   clock(): Date {
@@ -284,14 +301,14 @@ export class CaStore {
 
   /** The CA being phased out by a rotation, if one is in progress. */
   oldCa(): CertEntry | undefined {
-    const t = this.idx.transition;
+    const t = this.records.meta.transition;
     return t ? this.bySerial(t.oldCa) : undefined;
   }
 
   /** Which CA signed a certificate (entries made before any rotation carry no issuer: the first CA). */
   issuerOf(entry: CertEntry): string | undefined {
     if (entry.kind === 'ca') return entry.serial;
-    return entry.issuer ?? this.idx.certificates.find((c) => c.kind === 'ca')?.serial;
+    return entry.issuer ?? this.records.certsOfKind('ca')[0]?.serial;
   }
 
   /** The current CA certificate, parsed by Node (native). */
@@ -386,34 +403,9 @@ export class CaStore {
     this.cachedOldSigner = undefined;
   }
 
-  /**
-   * Certificates by name and by serial, rebuilt when the index is replaced
-   * (every commit and reload replaces it): a lookup per phone must not scan
-   * every certificate, or a fleet-wide pass costs the square of the fleet.
-   * Entries are shared, so a status changed in place is seen at once.
-   */
-  private certIndex: { certs: CertEntry[]; length: number; byName: Map<string, CertEntry[]>; bySerial: Map<string, CertEntry> } | undefined;
-
-  private certsIndexed() {
-    const certs = this.idx.certificates;
-    const c = this.certIndex;
-    if (c && c.certs === certs && c.length === certs.length) return c;
-    const byName = new Map<string, CertEntry[]>();
-    const bySerial = new Map<string, CertEntry>();
-    for (const e of certs) {
-      const list = byName.get(e.name);
-      if (list) list.push(e);
-      else byName.set(e.name, [e]);
-      const s = normSerial(e.serial);
-      if (!bySerial.has(s)) bySerial.set(s, e);
-    }
-    this.certIndex = { certs, length: certs.length, byName, bySerial };
-    return this.certIndex;
-  }
-
   /** The current (valid, newest) certificate of a name. */
   current(name: string): CertEntry | undefined {
-    const list = this.certsIndexed().byName.get(name) ?? [];
+    const list = this.records.certsOf(name);
     for (let i = list.length - 1; i >= 0; i--) if (list[i]!.status === 'valid') return list[i];
     return undefined;
   }
@@ -428,7 +420,7 @@ export class CaStore {
   servedCert(name: string): CertEntry | undefined {
     const old = this.oldCa();
     if (old) {
-      const underOld = (this.certsIndexed().byName.get(name) ?? []).filter((c) => c.kind === 'server' && c.status === 'valid' && this.issuerOf(c) === old.serial);
+      const underOld = this.records.certsOf(name).filter((c) => c.kind === 'server' && c.status === 'valid' && this.issuerOf(c) === old.serial);
       if (underOld.length > 0) return underOld[underOld.length - 1];
     }
     return this.current(name);
@@ -436,11 +428,11 @@ export class CaStore {
 
   /** Every certificate a name has had, oldest first. */
   history(name: string): CertEntry[] {
-    return [...(this.certsIndexed().byName.get(name) ?? [])];
+    return [...this.records.certsOf(name)];
   }
 
   bySerial(serial: string): CertEntry | undefined {
-    return this.certsIndexed().bySerial.get(normSerial(serial));
+    return this.records.certBySerial(serial);
   }
 
   /**
@@ -479,7 +471,7 @@ export class CaStore {
     const now = this.now();
     const signerSerial = serialOfDer(signer.certDer);
     // The CA's serial as its index entry spells it (a new CA's entry may not be committed yet).
-    const issuer = this.idx.certificates.find((c) => c.kind === 'ca' && normSerial(c.serial) === signerSerial)?.serial ?? evenHex(new X509Certificate(signer.certDer).serialNumber.toLowerCase());
+    const issuer = this.records.certsOfKind('ca').find((c) => normSerial(c.serial) === signerSerial)?.serial ?? evenHex(new X509Certificate(signer.certDer).serialNumber.toLowerCase());
     const out: Prepared[] = new Array(reqs.length);
     let next = 0;
     let done = 0;
@@ -524,21 +516,26 @@ export class CaStore {
   }
 
   /**
-   * The only way the index changes: under the store lock, on a fresh copy
-   * read from disk (another sipsec may have committed meanwhile), written
-   * back atomically. If `fn` throws, nothing is written.
+   * The only way the index changes: under the store lock, on what is in
+   * the database now (another sipsec may have committed meanwhile), the
+   * changed records written in one transaction. If `fn` throws, nothing is
+   * written.
    */
-  async update<T>(fn: (draft: Index, config: Config) => T | Promise<T>): Promise<T> {
+  async update<T>(fn: (draft: IndexDraft, config: Config) => T | Promise<T>): Promise<T> {
     await this.assertWritable();
     return withLock(this.paths.lock, async () => {
-      const fresh = await readJson(this.paths.index, IndexSchema, 'index');
-      const draft: Index = structuredClone(fresh);
+      this.records.refresh();
+      const draft = this.records.draft();
       const result = await fn(draft, this.cfg);
-      const checked = IndexSchema.parse(draft);
-      await writeFileAtomic(this.paths.index, JSON.stringify(checked, null, 2) + '\n', { mode: 0o600 });
-      this.idx = checked;
+      this.commit(draft.changes());
       return result;
     });
+  }
+
+  private commit(rows: RowChanges): void {
+    if (isEmpty(rows)) return;
+    const seq = this.db.commit(rows, this.now());
+    this.records.applyCommitted(rows, seq);
   }
 
   async updateConfig(patch: Partial<Config>): Promise<Config> {
@@ -548,24 +545,42 @@ export class CaStore {
       const next = ConfigSchema.parse({ ...fresh, ...patch });
       await writeFileAtomic(this.paths.config, JSON.stringify(next, null, 2) + '\n', { mode: 0o600 });
       this.cfg = next;
+      // Followers learn of it from the change log like any other change.
+      this.commit({ phones: new Map(), certs: new Map(), notes: [{ kind: 'config', key: 'config.json' }] });
       return next;
     });
   }
 
-  /** Reload index and config from disk (a long-running serve watches for changes). */
-  async reload(): Promise<void> {
-    this.idx = await readJson(this.paths.index, IndexSchema, 'index');
+  /**
+   * Follow the database (a long-running serve): apply what other processes
+   * committed since the last look, and re-read the config. Returns what
+   * changed ('all' when everything must be taken as changed).
+   */
+  async reload(): Promise<ReturnType<Records['refresh']>> {
+    const changed = this.records.refresh();
     this.cfg = await readJson(this.paths.config, ConfigSchema, 'config');
+    return changed;
+  }
+
+  /** The change number this process has applied up to (serve compares it to the database's). */
+  changeSeq(): number {
+    return this.records.seq;
+  }
+
+  /** The database's latest change number (one indexed read: cheap enough to poll). */
+  latestChange(): number {
+    return this.db.lastSeq();
   }
 
   /** Mark a certificate revoked inside an `update`. */
-  static revokeIn(draft: Index, serial: string, reason: RevocationReason, at: Date): CertEntry {
-    const entry = draft.certificates.find((c) => c.serial === serial);
+  static revokeIn(draft: IndexDraft, serial: string, reason: RevocationReason, at: Date): CertEntry {
+    const entry = draft.cert(serial);
     if (!entry) throw new SipsecError('NOT_FOUND', `no certificate with serial ${serial}`, 'see sipsec cert list');
     if (entry.status === 'revoked') return entry;
     entry.status = 'revoked';
     entry.revokedAt = at.toISOString();
     entry.reason = reason;
+    draft.putCert(entry);
     return entry;
   }
 
@@ -573,9 +588,8 @@ export class CaStore {
   async writeCrl(signer: Signer, out?: string): Promise<string> {
     await this.assertWritable();
     return withLock(this.paths.lock, async () => {
-      const fresh = await readJson(this.paths.index, IndexSchema, 'index');
-      this.idx = fresh;
-      return this.writeCrlLocked(signer, out ?? this.paths.crl, fresh);
+      this.records.refresh();
+      return this.writeCrlLocked(signer, out ?? this.paths.crl);
     });
   }
 
@@ -585,13 +599,13 @@ export class CaStore {
    * CRLs, current first: OpenSSL (serve, Kamailio, `openssl verify
    * -crl_check_all`) then finds a CRL for whichever CA a phone's chain uses.
    */
-  private async crlsFor(index: Index, signer: Signer, oldSigner: Signer | undefined): Promise<{ pem: string; crlNumber: number; transition: Index['transition'] }> {
+  private async crlsFor(index: { crlNumber: number; transition?: Index['transition'] | undefined; revoked: CertEntry[]; firstCa: string | undefined }, signer: Signer, oldSigner: Signer | undefined): Promise<{ pem: string; crlNumber: number; transition: Index['transition'] }> {
     const now = this.now();
     const number = index.crlNumber + 1;
-    const firstCa = index.certificates.find((c) => c.kind === 'ca')?.serial;
+    const firstCa = index.firstCa;
     const issuerOf = (c: CertEntry) => c.issuer ?? firstCa;
     const revokedBy = (ca: string) =>
-      index.certificates
+      index.revoked
         .filter((c) => c.kind !== 'ca' && c.status === 'revoked' && sameSerial(issuerOf(c), ca))
         .map((c) => ({ serial: c.serial, revokedAt: new Date(c.revokedAt ?? now.toISOString()), reason: c.reason ?? 'unspecified' }));
     const nextUpdate = new Date(now.getTime() + 30 * DAY);
@@ -607,12 +621,12 @@ export class CaStore {
     return { pem, crlNumber: number, transition };
   }
 
-  private async writeCrlLocked(signer: Signer, out: string, index: Index): Promise<string> {
-    const { pem, crlNumber, transition } = await this.crlsFor(index, signer, index.transition ? await this.oldSigner() : undefined);
+  private async writeCrlLocked(signer: Signer, out: string): Promise<string> {
+    const meta = this.records.meta;
+    const index = { crlNumber: meta.crlNumber, transition: meta.transition, revoked: this.db.revokedCerts(), firstCa: this.records.certsOfKind('ca')[0]?.serial };
+    const { pem, crlNumber, transition } = await this.crlsFor(index, signer, meta.transition ? await this.oldSigner() : undefined);
     await writeFileAtomic(out, pem, { mode: 0o644 });
-    const next: Index = { ...index, crlNumber, ...(transition ? { transition } : {}) };
-    await writeFileAtomic(this.paths.index, JSON.stringify(next, null, 2) + '\n', { mode: 0o600 });
-    this.idx = next;
+    this.commit({ phones: new Map(), certs: new Map(), meta: { crlNumber, transition: transition ?? meta.transition } });
     return out;
   }
 
@@ -621,8 +635,10 @@ export class CaStore {
    * commits (a CA rotation), so a server that follows the index never
    * trusts a CA whose CRL it cannot find yet.
    */
-  async writeCrlFor(draft: Index, signer: Signer, oldSigner: Signer | undefined): Promise<void> {
-    const { pem, crlNumber, transition } = await this.crlsFor(draft, signer, oldSigner);
+  async writeCrlFor(draft: IndexDraft, signer: Signer, oldSigner: Signer | undefined): Promise<void> {
+    const certs = draft.certificates;
+    const index = { crlNumber: draft.crlNumber, transition: draft.transition, revoked: certs.filter((c) => c.status === 'revoked'), firstCa: certs.find((c) => c.kind === 'ca')?.serial };
+    const { pem, crlNumber, transition } = await this.crlsFor(index, signer, oldSigner);
     await writeFileAtomic(this.paths.crl, pem, { mode: 0o644 });
     draft.crlNumber = crlNumber;
     if (transition) draft.transition = transition;

@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import { SipsecError, isSipsecError } from '../core/errors.js';
 import { CaStore, sameSerial, type PassphraseSource } from './store.js';
 import type { CertEntry, Index } from './schema.js';
+import type { IndexDraft } from './records.js';
 import type { RevocationReason } from '../pki/crl.js';
 
 /**
@@ -44,18 +45,19 @@ export interface SupersedeOptions {
 }
 
 /** Record, inside an `update`, that `oldSerial` is replaced by `newSerial` (revoked now when graceMs is 0). */
-export function supersedeIn(draft: Index, oldSerial: string, newSerial: string, at: Date, o: SupersedeOptions = {}): CertEntry {
-  const old = draft.certificates.find((c) => sameSerial(c.serial, oldSerial));
+export function supersedeIn(draft: IndexDraft, oldSerial: string, newSerial: string, at: Date, o: SupersedeOptions = {}): CertEntry {
+  const old = draft.cert(oldSerial);
   if (!old) throw new SipsecError('NOT_FOUND', `no certificate with serial ${oldSerial}`, 'see sipsec cert list --all');
-  const replacement = draft.certificates.find((c) => sameSerial(c.serial, newSerial));
+  const replacement = draft.cert(newSerial);
   if (!replacement) throw new SipsecError('NOT_FOUND', `no certificate with serial ${newSerial}`, 'issue the replacement first');
   if (old.status === 'revoked') return old;
   const graceMs = o.now ? 0 : (o.graceMs ?? (typeof o.grace === 'string' ? parseSpan(o.grace, 'grace') : o.grace) ?? DEFAULT_GRACE_MS);
   old.supersededBy = replacement.serial;
   old.supersededAt = at.toISOString();
-  if (graceMs <= 0) return CaStore.revokeIn(draft, old.serial, 'superseded', at);
   if (o.untilRetire) delete old.graceUntil;
-  else old.graceUntil = new Date(at.getTime() + graceMs).toISOString();
+  else if (graceMs > 0) old.graceUntil = new Date(at.getTime() + graceMs).toISOString();
+  draft.putCert(old);
+  if (graceMs <= 0) return CaStore.revokeIn(draft, old.serial, 'superseded', at);
   return old;
 }
 

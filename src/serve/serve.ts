@@ -410,20 +410,22 @@ async function startServeLocked(o: ServeOptions): Promise<RunningServe> {
   // Follow the CA home: phones added or removed, certificates renewed or revoked.
   let lastStamp = '';
   const stamp = async () => {
-    // config.json too: `ca config` changes what every phone's files say (registrar, URLs, NTP).
-    const [a, b, c] = await Promise.all([store.paths.index, store.paths.crl, store.paths.config].map((f) => fs.stat(f).catch(() => undefined)));
-    return `${a?.mtimeMs ?? 0}/${a?.size ?? 0}/${b?.mtimeMs ?? 0}/${c?.mtimeMs ?? 0}/${c?.size ?? 0}`;
+    // The database's change counter (one indexed read), and the files beside it: the CRL, and config.json
+    // (`ca config` changes what every phone's files say: registrar, URLs, NTP).
+    const [b, c] = await Promise.all([store.paths.crl, store.paths.config].map((f) => fs.stat(f).catch(() => undefined)));
+    return `${store.latestChange()}/${b?.mtimeMs ?? 0}/${c?.mtimeMs ?? 0}/${c?.size ?? 0}`;
   };
   lastStamp = await stamp();
-  /** Re-read the CA home if it changed since the last look; failures are events, serve keeps its state. */
+  /** Apply what changed in the CA home since the last look; failures are events, serve keeps its state. */
   const follow = async () => {
     try {
       const now = await stamp();
       if (now === lastStamp) return;
       lastStamp = now;
-      const before = new Map(store.index.phones.map((p) => [p.name, p]));
-      await store.reload();
-      for (const change of phoneChanges(before, store.index.phones)) bus.emit({ event: 'phone.changed', ...change });
+      const before = store.index.phones;
+      const changed = await store.reload();
+      const names = changed === 'all' ? undefined : new Set(changed.phones);
+      for (const change of phoneChanges(new Map(before.filter((p) => !names || names.has(p.name)).map((p) => [p.name, p])), names ? [...names].flatMap((n) => store.phone(n) ?? []) : store.index.phones)) bus.emit({ event: 'phone.changed', ...change });
       noteWindows();
       await live.update();
       table = live.table;
@@ -449,7 +451,7 @@ async function startServeLocked(o: ServeOptions): Promise<RunningServe> {
     }).finally(() => {
       reloading = false;
     });
-  }, o.reloadMs ?? 1000);
+  }, o.reloadMs ?? 250);
   timer.unref();
 
   const statusOf = async () => ({

@@ -60,6 +60,8 @@ test('every command exits 2 with one error line on bad input', { timeout: 600_00
     'ca rotate': [h('ca', 'rotate', '--key', 'rsa1024'), h('ca', 'rotate', '--days', 'ten'), e('ca', 'rotate', '--key', 'p256')],
     'ca status': [h('ca', 'status', 'extra')],
     'ca retire-old': [h('ca', 'retire-old', '--bogus')],
+    'ca backup': [h('ca', 'backup'), h('ca', 'backup', path.join(dir, 'no-such-dir', 'b.tar')), h('ca', 'backup', path.join(home, 'inside.tar'))],
+    'ca restore': [h('ca', 'restore'), h('ca', 'restore', path.join(dir, 'missing.tar')), h('ca', 'restore', badRow)],
     'ca config': [h('ca', 'config', '--registrar', 'pbx:99999'), h('ca', 'config', '--provisioning-url', 'ftp://x/'), h('ca', 'config', '--ntp', 'not a host')],
     'server add': [h('server', 'add', 'bad name!'), h('server', 'add', 's2', '--ip', '999.1.1.1'), h('server', 'add', 's2', '--dns', '*.acme.test'), h('server', 'add', 'reg'), e('server', 'add', 's3')],
     'phone add': [

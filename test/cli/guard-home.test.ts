@@ -144,7 +144,7 @@ test('a CA home owned by another user: one line naming the uid, exit 1; a readab
 
   // Opened for reading (0755, files 0644): listing works, every write is one line.
   chmodSync(home, 0o755);
-  for (const f of ['config.json', 'index.json']) chmodSync(path.join(home, f), 0o644);
+  for (const f of ['config.json', 'sipsec.db']) chmodSync(path.join(home, f), 0o644);
   const list = asNobody(['--home', home, 'phone', 'list']);
   assert.equal(list.code, 0, list.stderr);
   assert.match(list.stdout, /^p1 /m);

@@ -24,6 +24,7 @@ export const PEERS = {
   dhcpd: { bin: 'dhcpd', pkg: 'isc-dhcp-server' },
   'kea-dhcp4': { bin: 'kea-dhcp4', pkg: 'kea-dhcp4-server' },
   'fail2ban-regex': { bin: 'fail2ban-regex', pkg: 'fail2ban' },
+  tar: { bin: 'tar', pkg: 'tar' },
 } as const;
 
 export type PeerName = keyof typeof PEERS;

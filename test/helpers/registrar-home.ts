@@ -6,6 +6,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { sipsec } from './cli.js';
 import { collectOutput, outputMatches, stop } from '../vendors/peer-stubs.js';
+import { readIndex } from './index-db.js';
 
 /**
  * A CA home built through the real CLI for the registrar's end-to-end
@@ -100,7 +101,7 @@ export function heldBaresipFiles(home: string, name: string, dest: string): stri
 }
 
 export function phoneSecret(home: string, name: string): string {
-  const index = JSON.parse(readFileSync(path.join(home, 'index.json'), 'utf8')) as { phones: Array<{ name: string; secret: string }> };
+  const index = readIndex(home);
   const p = index.phones.find((x) => x.name === name);
   assert.ok(p, `phone ${name}`);
   return p.secret;

@@ -13,6 +13,7 @@ import { editPhone, planEdit } from '../../src/inventory/edit.js';
 import { Identities } from '../../src/serve/identity.js';
 import { SipsecError } from '../../src/core/errors.js';
 import type { PeerCertificate } from 'node:tls';
+import { indexSnapshot, readIndex } from '../helpers/index-db.js';
 
 const noPass = async (): Promise<string | undefined> => undefined;
 
@@ -27,7 +28,7 @@ interface IndexFile {
 }
 
 function index(home: string): IndexFile {
-  return JSON.parse(readFileSync(path.join(home, 'index.json'), 'utf8')) as IndexFile;
+  return readIndex(home) as unknown as IndexFile;
 }
 
 function sanText(home: string, serial: string): string {
@@ -90,10 +91,10 @@ test('library: the certificate is kept unless a name in it changes; then re-issu
   assert.deepEqual(store.current('t1')!.sans.uri, ['sip:201@acme.test']);
 
   // The same values again: nothing changes, nothing is written.
-  const before = readFileSync(path.join(home, 'index.json'), 'utf8');
+  const before = indexSnapshot(home);
   const same = await editPhone(store, phone(), { ext: '201', ips: ['10.0.1.2'] }, noPass);
   assert.deepEqual(same.changed, []);
-  assert.equal(readFileSync(path.join(home, 'index.json'), 'utf8'), before);
+  assert.equal(indexSnapshot(home), before);
 
   // Invalid values are refused by the same rules as phone add.
   await assert.rejects(planEdit(store, phone(), { ips: ['10.0.1.999'] }), (e: unknown) => e instanceof SipsecError && e.code === 'BAD_IP');
@@ -107,7 +108,7 @@ test('phone edit (CLI): conflicting flags refused up front with exit 2; clashes 
   initHome(home);
   ok(home, 'phone', 'add', 't1', '--vendor', 'aastra', '--mac', '00:08:5d:00:00:01', '--ip', '10.0.1.1', '--ext', '101');
   ok(home, 'phone', 'add', 't2', '--vendor', 'aastra', '--mac', '00:08:5d:00:00:02', '--ip', '10.0.1.2', '--ext', '102');
-  const before = readFileSync(path.join(home, 'index.json'), 'utf8');
+  const before = indexSnapshot(home);
   const refused: Array<[string[], RegExp, number]> = [
     [['--secret', 'abcdefgh12', '--rotate-secret'], /--secret and --rotate-secret contradict each other/, 2],
     [['--ip', '10.0.1.5', '--add-ip', '10.0.1.6'], /--ip replaces the addresses; it cannot be combined with --add-ip or --remove-ip/, 2],
@@ -130,7 +131,7 @@ test('phone edit (CLI): conflicting flags refused up front with exit 2; clashes 
   }
   const missing = cli(home, 'phone', 'edit', 'nobody', '--ext', '300');
   assert.match(missing.stderr, /no phone named 'nobody'/);
-  assert.equal(readFileSync(path.join(home, 'index.json'), 'utf8'), before, 'nothing written by a refused edit');
+  assert.equal(indexSnapshot(home), before, 'nothing written by a refused edit');
 });
 
 test('phone edit (CLI): --json prints the updated phone (schema 1, nulls, no secret unless asked); a new MAC re-renders under the new name', (t) => {

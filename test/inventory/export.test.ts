@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { cleanup, tmpDir, inHome as cli, okInHome as ok } from '../helpers/cli.js';
 import { parseCsv, writeCsv } from '../../src/inventory/csv.js';
+import { readIndex } from '../helpers/index-db.js';
 
 interface Cert {
   serial: string;
@@ -17,7 +18,7 @@ interface IndexFile {
 }
 
 function index(home: string): IndexFile {
-  return JSON.parse(readFileSync(path.join(home, 'index.json'), 'utf8')) as IndexFile;
+  return readIndex(home) as unknown as IndexFile;
 }
 
 function fleet(home: string): void {

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { cleanup, sipsec, tmpDir, inHome as cli } from '../helpers/cli.js';
 import { detectSeparator, parseCsv, writeCsv } from '../../src/inventory/csv.js';
 import { parsePhoneSheet } from '../../src/inventory/import.js';
+import { indexSnapshot, readIndex } from '../helpers/index-db.js';
 
 function initHome(home: string): void {
   const r = sipsec(['--home', home, 'ca', 'init', '--org', 'Acme', '--domain', 'acme.test', '--key', 'p256', '--leaf-key', 'p256', '--no-passphrase']);
@@ -17,7 +18,7 @@ interface IndexFile {
 }
 
 function index(home: string): IndexFile {
-  return JSON.parse(readFileSync(path.join(home, 'index.json'), 'utf8')) as IndexFile;
+  return readIndex(home) as unknown as IndexFile;
 }
 
 const phoneOf = (home: string, name: string) => index(home).phones.find((p) => p.name === name)!;
@@ -101,11 +102,11 @@ test('phone import: ; and tab sheets, extra columns, duplicate at its own line, 
   assert.doesNotMatch(d.stderr, /line 2:/);
   assert.match(d.stderr, /error: 1 of 3 row\(s\) in .*dup\.csv are invalid; nothing was issued/);
 
-  const before = readFileSync(path.join(home, 'index.json'), 'utf8');
+  const before = indexSnapshot(home);
   const again = cli(home, 'phone', 'import', semi);
   assert.equal(again.code, 2);
   assert.match(again.stderr, /error: .*semi\.csv: 2 row\(s\) name phones already in the inventory: t1 \(line 2\), t2 \(line 3\); nothing was issued \(run again with --update to change them in place, or --skip-existing to add only the new ones\)/);
-  assert.equal(readFileSync(path.join(home, 'index.json'), 'utf8'), before);
+  assert.equal(indexSnapshot(home), before);
   const both = cli(home, 'phone', 'import', semi, '--update', '--skip-existing');
   assert.equal(both.code, 2);
   assert.match(both.stderr, /--update and --skip-existing contradict each other/);
@@ -165,7 +166,7 @@ test('phone import --update: existing phones changed in place (same rules as edi
   assert.equal(phoneOf(home, 'a1').ext, '102');
   assert.equal(phoneOf(home, 'a1').mac, '00085d000001', 'a column the sheet lacks is kept');
 
-  const before = readFileSync(path.join(home, 'index.json'), 'utf8');
+  const before = indexSnapshot(home);
   writeFileSync(sheet, ['name,vendor,ext,ip', 'a1,aastra,102,10.0.1.999', 'b1,linphone,103,', 'c1,linphone,101,', 'd1,baresip,104,'].join('\n') + '\n');
   const bad = cli(home, 'phone', 'import', sheet, '--update');
   assert.equal(bad.code, 2);
@@ -173,5 +174,5 @@ test('phone import --update: existing phones changed in place (same rules as edi
   assert.match(bad.stderr, /fleet\.csv line 3: b1 is a baresip phone, the row says 'linphone' \(a phone cannot change vendor/);
   assert.match(bad.stderr, /fleet\.csv line 4: c1: SIP user '101' is already used by a2/);
   assert.match(bad.stderr, /error: 3 of 4 row\(s\) in .*fleet\.csv are invalid; nothing was issued/);
-  assert.equal(readFileSync(path.join(home, 'index.json'), 'utf8'), before, 'nothing written, not even the good row');
+  assert.equal(indexSnapshot(home), before, 'nothing written, not even the good row');
 });

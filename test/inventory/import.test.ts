@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { cleanup, sipsec, tmpDir } from '../helpers/cli.js';
 import { parseCsv } from '../../src/inventory/csv.js';
 import { SipsecError } from '../../src/core/errors.js';
+import { indexSnapshot } from '../helpers/index-db.js';
 
 test('CSV parsing: quotes, escaped quotes, embedded newlines and commas, CRLF, BOM, comments', () => {
   const rows = parseCsv('\ufeffname,display_name\r\n"a","Smith, ""Bob"""\r\n# comment\n\nb,"two\nlines"\n');
@@ -40,8 +41,7 @@ test('phone import: every bad row reported with its line, nothing issued; a good
       '"bad name",baresip,,109,,',
     ].join('\n') + '\n',
   );
-  const index = path.join(home, 'index.json');
-  const before = readFileSync(index, 'utf8');
+  const before = indexSnapshot(home);
   const r = sipsec(['--home', home, 'phone', 'import', bad]);
   assert.equal(r.code, 2);
   const lines = r.stderr.trim().split('\n');
@@ -58,7 +58,7 @@ test('phone import: every bad row reported with its line, nothing issued; a good
   ];
   for (const re of expect) assert.ok(lines.some((l) => re.test(l)), `${re} in:\n${r.stderr}`);
   assert.match(lines.at(-1)!, /^error: \d+ of 9 row\(s\) in .*bad\.csv are invalid; nothing was issued/);
-  assert.equal(readFileSync(index, 'utf8'), before, 'nothing issued');
+  assert.equal(indexSnapshot(home), before, 'nothing issued');
 
   const good = path.join(home, 'good.csv');
   writeFileSync(
@@ -82,7 +82,7 @@ test('phone import: every bad row reported with its line, nothing issued; a good
   const dry = sipsec(['--home', home, 'phone', 'import', good, '--dry-run']);
   assert.equal(dry.code, 0, dry.stderr);
   assert.match(dry.stderr, /12 row\(s\) valid: 12 to add, 0 to update \(0 certificate\(s\) re-issued\), 0 unchanged, 0 skipped; nothing issued \(--dry-run\)/);
-  assert.equal(readFileSync(index, 'utf8'), before);
+  assert.equal(indexSnapshot(home), before);
   const imp = sipsec(['--home', home, 'phone', 'import', good, '--json']);
   assert.equal(imp.code, 0, imp.stderr);
   assert.equal(JSON.parse(imp.stdout).imported, 12);

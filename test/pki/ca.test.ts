@@ -4,6 +4,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { cleanup, run, sipsec, tmpDir } from '../helpers/cli.js';
 import { requirePeer } from '../helpers/peers.js';
+import { indexSnapshot } from '../helpers/index-db.js';
 
 const mode = (f: string) => statSync(f).mode & 0o777;
 
@@ -113,7 +114,7 @@ test('encrypted CA key: PKCS#8 readable by openssl pkey; wrong or missing passph
   assert.equal(run(openssl, ['pkey', '-in', path.join(home, 'private', 'ca.key'), '-passin', `file:${pw}`, '-noout']).code, 0);
 
   // No passphrase and no TTY: an error naming what to do, never a hang.
-  const before = readFileSync(path.join(home, 'index.json'), 'utf8');
+  const before = indexSnapshot(home);
   const none = sipsec(['--home', home, 'server', 'add', 'sip.acme.test']);
   // A passphrase that cannot be asked for is bad input (README: exit 2), as issue 11 asks; it was 1.
   assert.equal(none.code, 2);
@@ -121,7 +122,7 @@ test('encrypted CA key: PKCS#8 readable by openssl pkey; wrong or missing passph
   const wrong = sipsec(['--home', home, 'server', 'add', 'sip.acme.test'], { env: { SIPSEC_CA_PASSPHRASE: 'nope' } });
   assert.equal(wrong.code, 1);
   assert.match(wrong.stderr, /^error: cannot decrypt the CA key: wrong passphrase/);
-  assert.equal(readFileSync(path.join(home, 'index.json'), 'utf8'), before, 'the store is untouched');
+  assert.equal(indexSnapshot(home), before, 'the store is untouched');
   const ok = sipsec(['--home', home, 'server', 'add', 'sip.acme.test', '--passphrase-file', pw]);
   assert.equal(ok.code, 0, ok.stderr);
   const env = sipsec(['--home', home, 'server', 'add', 'sip2.acme.test'], { env: { SIPSEC_CA_PASSPHRASE: 'correct horse battery' } });

@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { cleanup, run, sipsec, sipsecSpawn, tmpDir } from '../helpers/cli.js';
 import { requirePeer } from '../helpers/peers.js';
 import { IndexSchema } from '../../src/home/schema.js';
+import { readIndex } from '../helpers/index-db.js';
 
 test('kill -9 in the middle of a batch import leaves a valid store that keeps working', async (t) => {
   const openssl = requirePeer('openssl');
@@ -13,13 +14,12 @@ test('kill -9 in the middle of a batch import leaves a valid store that keeps wo
   assert.equal(sipsec(['--home', home, 'ca', 'init', '--org', 'Acme', '--domain', 'acme.test', '--key', 'p256', '--leaf-key', 'rsa2048', '--no-passphrase']).code, 0);
   const csv = path.join(home, 'phones.csv');
   writeFileSync(csv, ['name,vendor,ext', ...Array.from({ length: 400 }, (_, i) => `p${i},baresip,${1000 + i}`)].join('\n') + '\n');
-  const index = path.join(home, 'index.json');
 
   const child = sipsecSpawn(['--home', home, 'phone', 'import', csv]);
   // Kill it once at least one chunk is committed and more are on the way.
   const deadline = Date.now() + 120_000;
   for (;;) {
-    const n = IndexSchema.parse(JSON.parse(readFileSync(index, 'utf8'))).phones.length;
+    const n = existsSync(path.join(home, 'sipsec.db')) ? readIndex(home).phones.length : 0;
     if (n > 0) break;
     assert.ok(Date.now() < deadline, 'the import commits its first chunk');
     await new Promise((r) => setTimeout(r, 20));
@@ -28,7 +28,7 @@ test('kill -9 in the middle of a batch import leaves a valid store that keeps wo
   child.kill('SIGKILL');
   await new Promise((r) => child.on('exit', r));
 
-  const idx = IndexSchema.parse(JSON.parse(readFileSync(index, 'utf8')));
+  const idx = IndexSchema.parse(readIndex(home));
   assert.ok(idx.phones.length > 0 && idx.phones.length < 400, `killed mid-batch (${idx.phones.length} committed)`);
   // Whole phones only: every phone has its certificate, every certificate its files.
   for (const p of idx.phones) {
@@ -52,5 +52,5 @@ test('kill -9 in the middle of a batch import leaves a valid store that keeps wo
   // ...and --skip-existing finishes the interrupted import.
   const rest = sipsec(['--home', home, 'phone', 'import', csv, '--skip-existing'], { timeoutMs: 300_000 });
   assert.equal(rest.code, 0, rest.stderr);
-  assert.equal(IndexSchema.parse(JSON.parse(readFileSync(index, 'utf8'))).phones.length, 401);
+  assert.equal(IndexSchema.parse(readIndex(home)).phones.length, 401);
 });

@@ -5,6 +5,8 @@ import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { cleanup, cliEntry, sipsec, tmpDir } from '../helpers/cli.js';
 import { CaStore } from '../../src/home/store.js';
+import Database from 'better-sqlite3';
+import { indexSnapshot } from '../helpers/index-db.js';
 
 test('two sipsec processes issuing at once: both commit, nothing lost, index valid', async (t) => {
   const home = tmpDir();
@@ -31,8 +33,7 @@ test('bad input: one line, non-zero exit, store untouched', async (t) => {
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /^error: no CA in .* \(create one with: sipsec ca init --org ORG --domain DOMAIN/);
   assert.equal(sipsec(['--home', home, 'ca', 'init', '--org', 'Acme', '--domain', 'acme.test', '--key', 'p256', '--no-passphrase']).code, 0);
-  const index = path.join(home, 'index.json');
-  const before = readFileSync(index, 'utf8');
+  const before = indexSnapshot(home);
   const cases: Array<[string[], RegExp]> = [
     [['ca', 'init', '--org', 'Acme', '--domain', 'acme.test', '--no-passphrase'], /^error: a CA already exists in .* \(use it, pick another --home, or replace it with --force/],
     [['ca', 'init', '--domain', 'acme.test', '--no-passphrase', '--home', path.join(home, 'x')], /^error: missing --org \(the organisation name\) \(give --org on the command line\)/],
@@ -53,14 +54,27 @@ test('bad input: one line, non-zero exit, store untouched', async (t) => {
     const r = sipsec(['--home', home, ...args]);
     assert.notEqual(r.code, 0, args.join(' '));
     assert.match(r.stderr, re, args.join(' '));
-    assert.equal(readFileSync(index, 'utf8'), before, `store untouched by ${args.join(' ')}`);
+    assert.equal(indexSnapshot(home), before, `store untouched by ${args.join(' ')}`);
   }
-  // A corrupted index is reported, not trusted.
-  writeFileSync(index, '{"version":1,"crlNumber":1,"certificates":[{"serial":"zz"}],"phones":[]}');
+  // A damaged record, or a damaged database file, is reported, not trusted.
+  const db = path.join(home, 'sipsec.db');
+  const raw = new Database(db);
+  const row = raw.prepare('SELECT serial, data FROM certs LIMIT 1').get() as { serial: string; data: string };
+  raw.prepare('UPDATE certs SET data = ? WHERE serial = ?').run('{"serial":', row.serial);
+  raw.close();
   const corrupt = sipsec(['--home', home, 'cert', 'list']);
   assert.equal(corrupt.code, 1);
-  assert.match(corrupt.stderr, /^error: index .*index\.json is invalid at certificates\.0\./);
-  writeFileSync(index, before);
+  assert.equal(corrupt.stderr.split('\n')[0], `error: the index database holds an unreadable certificate: Unexpected end of JSON input (restore the CA home from a backup (sipsec ca restore FILE))`);
+  const fix = new Database(db);
+  fix.prepare('UPDATE certs SET data = ? WHERE serial = ?').run(row.data, row.serial);
+  fix.close();
+  const good = readFileSync(db);
+  writeFileSync(db, Buffer.concat([Buffer.from('this is not SQLite'), good.subarray(18)]));
+  const garbage = sipsec(['--home', home, 'cert', 'list']);
+  assert.equal(garbage.code, 1);
+  assert.match(garbage.stderr, /^error: the index database .*sipsec\.db is unusable: file is not a database \(restore the CA home from a backup/);
+  writeFileSync(db, good);
+  assert.equal(indexSnapshot(home), before);
   // An unreadable CA key (another user's CA) says so.
   if (process.getuid?.() !== 0) {
     chmodSync(path.join(home, 'private', 'ca.key'), 0);

@@ -7,6 +7,7 @@ import { requirePeer } from '../helpers/peers.js';
 import { ServeProcess, type ServeEventLike } from '../helpers/serve.js';
 import { addBaresip, baresipPorts, cli, initHome, startBaresip } from '../helpers/registrar-home.js';
 import { freePort } from '../vendors/peer-stubs.js';
+import { readIndex } from '../helpers/index-db.js';
 
 /**
  * The provisioning tree from the CLI, with the real baresip reading it:
@@ -17,7 +18,7 @@ import { freePort } from '../vendors/peer-stubs.js';
  */
 
 function currentSerial(home: string, name: string): string {
-  const index = JSON.parse(readFileSync(path.join(home, 'index.json'), 'utf8')) as { certificates: Array<{ name: string; serial: string; status: string }> };
+  const index = readIndex(home);
   const valid = index.certificates.filter((c) => c.name === name && c.status === 'valid');
   assert.ok(valid.length > 0, `${name} has a valid certificate`);
   return valid[valid.length - 1]!.serial;

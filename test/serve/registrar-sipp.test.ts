@@ -8,6 +8,7 @@ import { ServeProcess } from '../helpers/serve.js';
 import { cli, initHome, phoneSecret } from '../helpers/registrar-home.js';
 import { sipp, startStunnel, writeScenarios } from '../helpers/sipp.js';
 import { freePort } from '../vendors/peer-stubs.js';
+import { readIndex } from '../helpers/index-db.js';
 
 /**
  * sipp scenarios against `sipsec serve`, over TCP through stunnel (the TLS
@@ -23,7 +24,7 @@ test('sipp (real, through stunnel) against sipsec serve: digest register, unknow
   initHome(home, sipPort);
   // A baresip phone: its vendor can present a certificate, so it must (the per-vendor default).
   cli(home, ['phone', 'add', 'sippphone', '--vendor', 'baresip', '--ext', '201']);
-  const store = JSON.parse(readFileSync(path.join(home, 'index.json'), 'utf8')) as { certificates: Array<{ name: string; serial: string; status: string }> };
+  const store = readIndex(home);
   const cert = store.certificates.filter((c) => c.name === 'sippphone' && c.status === 'valid').at(-1)!;
   const secret = phoneSecret(home, 'sippphone');
   const serve = await ServeProcess.start(home, ['--tftp-port', 'off', '--https-port', 'off', '--sip-port', String(sipPort), '--diagnostic-port', 'off', '--lockout-failures', '4']);

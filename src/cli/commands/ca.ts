@@ -315,4 +315,34 @@ Examples:
       );
       if (rendered) note(`settings saved; provisioning files re-rendered in ${rendered.out} (${rendered.written.length} changed, ${rendered.removed.length} removed); a --out tree needs sipsec provision render --out DIR`);
     });
+
+  ca.command('backup')
+    .description('copy the whole CA (settings, index database, certificates, every private key) into one tar file, consistently, while serve runs')
+    .argument('<file>', 'the archive to write (gzip-compressed when it ends in .gz or .tgz); it holds the CA key: keep it like the key')
+    .option('--json', 'print what was written as JSON')
+    .addHelpText('after', '\nThe rendered provisioning tree and the logs are not copied: ca restore renders the tree again.\nThe file is written with mode 0600; an encrypted CA key stays encrypted in it.\n\nExamples:\n  sipsec ca backup /var/backups/sipsec-$(date +%F).tar.gz\n  sipsec ca backup ca.tar --json')
+    .action(async (file: string, o: { json?: boolean }, cmd: Command) => {
+      const { backupHome } = await import('../../home/backup.js');
+      const store = await openStore(cmd);
+      const r = await backupHome(store, file);
+      if (o.json) return printJson(r);
+      note(`wrote ${r.file}: ${r.files} file(s), ${r.phones} phone(s), ${r.certificates} certificate(s), ${(r.bytes / 1024).toFixed(0)} KiB${r.compressed ? ' (gzip)' : ''}`);
+      note('it holds the CA key: keep it where only you can read it (restore with sipsec ca restore FILE)');
+    });
+
+  ca.command('restore')
+    .description('make the CA home (--home) from a file written by ca backup, then render its provisioning tree')
+    .argument('<file>', 'a file written by sipsec ca backup (.tar, .tar.gz)')
+    .option('--force', 'replace a CA home that is not empty (it is moved to <home>.replaced-<time>, not deleted)')
+    .option('--json', 'print what was restored as JSON')
+    .addHelpText('after', '\nRefused while sipsec serve runs on that home (stop it first: it would go on serving what it loaded).\nThe archive is unpacked beside the home, checked (SQLite quick_check, every indexed certificate present), then renamed into place.\n\nExamples:\n  sipsec --home /etc/sipsec ca restore /var/backups/sipsec-2026-12-01.tar.gz\n  sipsec --home ./ca ca restore ca.tar --force')
+    .action(async (file: string, o: { force?: boolean; json?: boolean }, cmd: Command) => {
+      const { restoreHome } = await import('../../home/backup.js');
+      const r = await restoreHome(file, homeOf(cmd), { force: o.force ?? false });
+      const store = await openStore(cmd);
+      const rendered = await renderAfter('the CA home was restored', () => rerenderAll(store));
+      if (o.json) return printJson({ ...r, rendered: rendered.written.length });
+      if (r.replaced) note(`the CA home that was there was moved to ${r.replaced}`);
+      note(`restored ${r.home} from ${r.file}: ${r.phones} phone(s), ${r.certificates} certificate(s); provisioning files rendered in ${rendered.out} (${rendered.written.length})`);
+    });
 }

@@ -1,0 +1,430 @@
+import { SipsecError } from '../core/errors.js';
+import type { IndexDb, Meta, RowChanges } from './db.js';
+import { CertEntrySchema, PhoneSchema, type CertEntry, type Index, type Phone } from './schema.js';
+
+/**
+ * The index as this process sees it, read from the database on demand.
+ * A command that touches one phone reads that phone's rows (by indexed
+ * name, MAC, SIP user, serial); one that walks the fleet reads every row
+ * once and keeps it. A follower (serve) then applies only the rows the
+ * change log names.
+ */
+
+interface Held<T> {
+  value: T;
+  /** The row as stored: an unchanged record stringifies to exactly this. */
+  text: string;
+}
+
+/** Point lookups before walking every certificate once is cheaper than asking again. */
+const POINT_QUERIES_BEFORE_LOAD = 64;
+
+function norm(serial: string): string {
+  return serial.toLowerCase().replace(/^0+/, '');
+}
+
+export interface Relevant {
+  phones: Phone[];
+  certificates: CertEntry[];
+}
+
+/** What a batch of new or changed phones could clash with: same name (any case), MAC, SIP user or address. */
+export interface BatchKeys {
+  names: string[];
+  macs: string[];
+  sipusers: string[];
+  ips?: string[];
+}
+
+export function batchKeys(batch: readonly Phone[]): BatchKeys {
+  return {
+    names: batch.map((p) => p.name),
+    macs: batch.flatMap((p) => (p.mac ? [p.mac] : [])),
+    sipusers: batch.map((p) => p.ext ?? p.name),
+    ips: batch.flatMap((p) => p.ips),
+  };
+}
+
+export class Records {
+  meta: Meta;
+  seq: number;
+  private phones: Map<string, Held<Phone>> | undefined;
+  private phoneList: Phone[] | undefined;
+  private certs: Map<string, Held<CertEntry>> | undefined;
+  private certList: CertEntry[] | undefined;
+  private byName: Map<string, CertEntry[]> | undefined;
+  private bySerial: Map<string, CertEntry> | undefined;
+  private pointQueries = 0;
+  private viewCache: Index | undefined;
+
+  constructor(private readonly db: IndexDb) {
+    this.seq = db.lastSeq();
+    this.meta = db.meta();
+  }
+
+  // --- whole collections -------------------------------------------------
+
+  private loadPhones(): Map<string, Held<Phone>> {
+    if (!this.phones) this.phones = new Map(this.db.allPhones().map((r) => [r.phone.name, { value: r.phone, text: r.text }]));
+    return this.phones;
+  }
+
+  private loadCerts(): Map<string, Held<CertEntry>> {
+    if (!this.certs) this.certs = new Map(this.db.allCerts().map((r) => [r.cert.serial, { value: r.cert, text: r.text }]));
+    return this.certs;
+  }
+
+  allPhones(): Phone[] {
+    this.phoneList ??= [...this.loadPhones().values()].map((h) => h.value);
+    return this.phoneList;
+  }
+
+  allCerts(): CertEntry[] {
+    this.certList ??= [...this.loadCerts().values()].map((h) => h.value);
+    return this.certList;
+  }
+
+  phonesLoaded(): boolean {
+    return this.phones !== undefined;
+  }
+
+  /** The rows as stored, for a draft to start from without reading the database again. */
+  phoneTexts(): Map<string, string> | undefined {
+    return this.phones ? new Map([...this.phones].map(([k, h]) => [k, h.text])) : undefined;
+  }
+
+  certTexts(): Map<string, string> | undefined {
+    return this.certs ? new Map([...this.certs].map(([k, h]) => [k, h.text])) : undefined;
+  }
+
+  private certMaps(): { byName: Map<string, CertEntry[]>; bySerial: Map<string, CertEntry> } {
+    if (!this.byName || !this.bySerial) {
+      const byName = new Map<string, CertEntry[]>();
+      const bySerial = new Map<string, CertEntry>();
+      for (const e of this.allCerts()) {
+        const list = byName.get(e.name);
+        if (list) list.push(e);
+        else byName.set(e.name, [e]);
+        const s = norm(e.serial);
+        if (!bySerial.has(s)) bySerial.set(s, e);
+      }
+      this.byName = byName;
+      this.bySerial = bySerial;
+    }
+    return { byName: this.byName, bySerial: this.bySerial };
+  }
+
+  /** Whether a lookup should use the loaded certificates (a fleet-wide pass) or ask the database. */
+  private certsInMemory(): boolean {
+    if (this.certs) return true;
+    if (++this.pointQueries > POINT_QUERIES_BEFORE_LOAD) {
+      this.loadCerts();
+      return true;
+    }
+    return false;
+  }
+
+  // --- point lookups ----------------------------------------------------
+
+  phone(name: string): Phone | undefined {
+    if (this.phones) return this.phones.get(name)?.value;
+    return this.db.phone(name);
+  }
+
+  phoneCount(): number {
+    return this.phones ? this.phones.size : this.db.phoneCount();
+  }
+
+  phonesOfVendor(vendor: string): Phone[] {
+    return this.phones ? this.allPhones().filter((p) => p.vendor === vendor) : this.db.phonesOfVendor(vendor);
+  }
+
+  certsOf(name: string): CertEntry[] {
+    if (this.certsInMemory()) return this.certMaps().byName.get(name) ?? [];
+    return this.db.certsOf(name);
+  }
+
+  certBySerial(serial: string): CertEntry | undefined {
+    if (this.certsInMemory()) return this.certMaps().bySerial.get(norm(serial));
+    return this.db.certBySerial(serial);
+  }
+
+  overlapCerts(): CertEntry[] {
+    return this.certs ? this.allCerts().filter((c) => c.status === 'valid' && c.supersededBy !== undefined) : this.db.overlapCerts();
+  }
+
+  certsOfKind(kind: CertEntry['kind']): CertEntry[] {
+    return this.certs ? this.allCerts().filter((c) => c.kind === kind) : this.db.certsOfKind(kind);
+  }
+
+  /** The records a batch could clash with (findConflicts gives the same answer on these as on the whole index). */
+  relevantTo(keys: BatchKeys): Relevant {
+    if (this.phones && this.certs) return { phones: this.allPhones(), certificates: this.allCerts() };
+    const lnames = [...new Set(keys.names.map((n) => n.toLowerCase()))];
+    const phones = this.db.phonesMatching({ lnames, macs: keys.macs, sipusers: keys.sipusers, ips: keys.ips ?? [] });
+    const certificates = lnames.flatMap((n) => this.db.validCertsNamed(n));
+    return { phones, certificates };
+  }
+
+  // --- following the database -------------------------------------------
+
+  /** An `Index` over these records; its arrays are read when first touched. */
+  view(): Index {
+    if (!this.viewCache) {
+      const v = { version: 1 as const, crlNumber: this.meta.crlNumber } as Index;
+      if (this.meta.transition) v.transition = this.meta.transition;
+      Object.defineProperty(v, 'phones', { enumerable: true, get: () => this.allPhones() });
+      Object.defineProperty(v, 'certificates', { enumerable: true, get: () => this.allCerts() });
+      this.viewCache = v;
+    }
+    return this.viewCache;
+  }
+
+  private changed(): void {
+    this.phoneList = undefined;
+    this.certList = undefined;
+    this.byName = undefined;
+    this.bySerial = undefined;
+    this.viewCache = undefined;
+  }
+
+  /**
+   * Apply what other processes committed since we last looked. Returns the
+   * phone names and certificate serials that changed, or 'all' when the
+   * change log no longer reaches back (everything is read again on demand).
+   */
+  refresh(): { phones: string[]; certs: string[]; meta: boolean; config: boolean } | 'all' {
+    const changes = this.db.changesSince(this.seq);
+    if (changes === undefined) {
+      this.phones = undefined;
+      this.certs = undefined;
+      this.meta = this.db.meta();
+      this.seq = this.db.lastSeq();
+      this.changed();
+      return 'all';
+    }
+    const out = { phones: [] as string[], certs: [] as string[], meta: false, config: false };
+    if (changes.length === 0) return out;
+    const phones = new Set<string>();
+    const certs = new Set<string>();
+    for (const c of changes) {
+      if (c.kind === 'phone') phones.add(c.key);
+      else if (c.kind === 'cert') certs.add(c.key);
+      else if (c.kind === 'meta') out.meta = true;
+      else if (c.kind === 'config') out.config = true;
+    }
+    const rows: RowChanges = { phones: new Map(), certs: new Map() };
+    for (const name of phones) rows.phones.set(name, this.phones ? (this.db.phone(name) ?? null) : null);
+    if (this.certs) for (const serial of certs) rows.certs.set(serial, this.db.certBySerial(serial) ?? null);
+    this.meta = this.db.meta();
+    this.applyRows(rows);
+    this.seq = changes[changes.length - 1]!.seq;
+    out.phones = [...phones];
+    out.certs = [...certs];
+    return out;
+  }
+
+  /** After our own commit: the rows we wrote, and the change number it ended at. */
+  applyCommitted(rows: RowChanges, seq: number): void {
+    if (rows.meta) this.meta = { crlNumber: rows.meta.crlNumber, transition: rows.meta.transition };
+    this.applyRows(rows);
+    this.seq = seq;
+  }
+
+  private applyRows(rows: RowChanges): void {
+    if (this.phones) {
+      for (const [name, p] of rows.phones) {
+        if (p === null) this.phones.delete(name);
+        else this.phones.set(name, { value: p, text: JSON.stringify(p) });
+      }
+    }
+    if (this.certs) {
+      for (const [serial, e] of rows.certs) {
+        if (e === null) this.certs.delete(serial);
+        else this.certs.set(serial, { value: e, text: JSON.stringify(e) });
+      }
+    }
+    this.changed();
+  }
+
+  draft(): IndexDraft {
+    return new IndexDraft(this.db, this.meta, this.phoneTexts(), this.certTexts());
+  }
+}
+
+/**
+ * The index as a change is being made to it (inside `CaStore.update`).
+ * `phones`/`certificates` are the whole lists, read when first touched (a
+ * fleet-wide change); the methods below reach single records without
+ * reading the rest (the everyday change). What was changed is found at the
+ * end by comparing each record with the row it was read from, and only
+ * those rows are written.
+ */
+export class IndexDraft implements Index {
+  readonly version = 1 as const;
+  crlNumber: number;
+  transition?: Index['transition'];
+  declare phones: Phone[];
+  declare certificates: CertEntry[];
+  private phoneArr: Phone[] | undefined;
+  private certArr: CertEntry[] | undefined;
+  private phoneBase: Map<string, string> | undefined;
+  private certBase: Map<string, string> | undefined;
+  /** Single-record changes made without reading the whole list. */
+  private readonly phoneEdits = new Map<string, Phone | null>();
+  private readonly certEdits = new Map<string, CertEntry | null>();
+  private readonly baseMeta: string;
+
+  constructor(
+    private readonly db: IndexDb,
+    meta: Meta,
+    private phoneTexts: Map<string, string> | undefined,
+    private certTexts: Map<string, string> | undefined,
+  ) {
+    this.crlNumber = meta.crlNumber;
+    if (meta.transition) this.transition = structuredClone(meta.transition);
+    this.baseMeta = JSON.stringify([meta.crlNumber, meta.transition ?? null]);
+    Object.defineProperty(this, 'phones', {
+      enumerable: true,
+      get: () => this.wholePhones(),
+      set: (v: Phone[]) => {
+        this.wholePhones();
+        this.phoneArr = v;
+      },
+    });
+    Object.defineProperty(this, 'certificates', {
+      enumerable: true,
+      get: () => this.wholeCerts(),
+      set: (v: CertEntry[]) => {
+        this.wholeCerts();
+        this.certArr = v;
+      },
+    });
+  }
+
+  private wholePhones(): Phone[] {
+    if (!this.phoneArr) {
+      const base = this.phoneTexts ?? new Map(this.db.allPhones().map((r) => [r.phone.name, r.text]));
+      this.phoneBase = base;
+      const arr = [...base.values()].map((t) => JSON.parse(t) as Phone);
+      for (const [name, p] of this.phoneEdits) {
+        const i = arr.findIndex((x) => x.name === name);
+        if (p === null) {
+          if (i >= 0) arr.splice(i, 1);
+        } else if (i >= 0) arr[i] = p;
+        else arr.push(p);
+      }
+      this.phoneEdits.clear();
+      this.phoneArr = arr;
+    }
+    return this.phoneArr;
+  }
+
+  private wholeCerts(): CertEntry[] {
+    if (!this.certArr) {
+      const base = this.certTexts ?? new Map(this.db.allCerts().map((r) => [r.cert.serial, r.text]));
+      this.certBase = base;
+      const arr = [...base.values()].map((t) => JSON.parse(t) as CertEntry);
+      for (const [serial, e] of this.certEdits) {
+        const i = arr.findIndex((x) => x.serial === serial);
+        if (e === null) {
+          if (i >= 0) arr.splice(i, 1);
+        } else if (i >= 0) arr[i] = e;
+        else arr.push(e);
+      }
+      this.certEdits.clear();
+      this.certArr = arr;
+    }
+    return this.certArr;
+  }
+
+  // --- single records (a copy: change it, then put it back) -----------------
+
+  phone(name: string): Phone | undefined {
+    if (this.phoneArr) return this.phoneArr.find((p) => p.name === name);
+    if (this.phoneEdits.has(name)) return this.phoneEdits.get(name) ?? undefined;
+    return this.db.phone(name);
+  }
+
+  putPhone(p: Phone): void {
+    if (this.phoneArr) {
+      const i = this.phoneArr.findIndex((x) => x.name === p.name);
+      if (i >= 0) this.phoneArr[i] = p;
+      else this.phoneArr.push(p);
+    } else this.phoneEdits.set(p.name, p);
+  }
+
+  deletePhone(name: string): void {
+    if (this.phoneArr) this.phoneArr = this.phoneArr.filter((p) => p.name !== name);
+    else this.phoneEdits.set(name, null);
+  }
+
+  /** A name's certificates, oldest first. */
+  certsOf(name: string): CertEntry[] {
+    if (this.certArr) return this.certArr.filter((c) => c.name === name);
+    const out = this.db.certsOf(name).map((c) => (this.certEdits.has(c.serial) ? this.certEdits.get(c.serial) : c)).filter((c): c is CertEntry => c !== null && c !== undefined && c.name === name);
+    for (const e of this.certEdits.values()) if (e && e.name === name && !out.some((c) => c.serial === e.serial)) out.push(e);
+    return out;
+  }
+
+  cert(serial: string): CertEntry | undefined {
+    const n = norm(serial);
+    if (this.certArr) return this.certArr.find((c) => norm(c.serial) === n);
+    for (const [s, e] of this.certEdits) if (norm(s) === n) return e ?? undefined;
+    return this.db.certBySerial(serial);
+  }
+
+  putCert(e: CertEntry): void {
+    if (this.certArr) {
+      const i = this.certArr.findIndex((x) => x.serial === e.serial);
+      if (i >= 0) this.certArr[i] = e;
+      else this.certArr.push(e);
+    } else this.certEdits.set(e.serial, e);
+  }
+
+  /** The records a batch could clash with, as this draft stands. */
+  relevantTo(keys: BatchKeys): Relevant {
+    if (this.phoneArr && this.certArr) return { phones: this.phoneArr, certificates: this.certArr };
+    const lnames = [...new Set(keys.names.map((n) => n.toLowerCase()))];
+    const phones = this.phoneArr ?? this.db.phonesMatching({ lnames, macs: keys.macs, sipusers: keys.sipusers, ips: keys.ips ?? [] });
+    const merged = new Map(phones.map((p) => [p.name, p]));
+    for (const [name, p] of this.phoneEdits) {
+      if (p === null) merged.delete(name);
+      else merged.set(name, p);
+    }
+    const certificates = this.certArr ?? lnames.flatMap((n) => this.db.validCertsNamed(n)).map((c) => (this.certEdits.has(c.serial) ? this.certEdits.get(c.serial) : c)).filter((c): c is CertEntry => !!c);
+    if (!this.certArr) for (const e of this.certEdits.values()) if (e && !certificates.some((c) => c.serial === e.serial)) certificates.push(e);
+    return { phones: [...merged.values()], certificates };
+  }
+
+  /** The rows to write: each changed record validated; unchanged ones left alone. */
+  changes(): RowChanges {
+    const phones = new Map<string, Phone | null>();
+    const certs = new Map<string, CertEntry | null>();
+    if (this.phoneArr) {
+      const seen = new Set<string>();
+      for (const p of this.phoneArr) {
+        if (seen.has(p.name)) throw new SipsecError('INTERNAL', `two phones named ${p.name} in one change (this is a bug in sipsec)`);
+        seen.add(p.name);
+        if (this.phoneBase!.get(p.name) !== JSON.stringify(p)) phones.set(p.name, PhoneSchema.parse(p));
+      }
+      for (const name of this.phoneBase!.keys()) if (!seen.has(name)) phones.set(name, null);
+    } else for (const [name, p] of this.phoneEdits) phones.set(name, p === null ? null : PhoneSchema.parse(p));
+    if (this.certArr) {
+      const seen = new Set<string>();
+      for (const e of this.certArr) {
+        if (seen.has(e.serial)) throw new SipsecError('INTERNAL', `two certificates with serial ${e.serial} in one change (this is a bug in sipsec)`);
+        seen.add(e.serial);
+        if (this.certBase!.get(e.serial) !== JSON.stringify(e)) certs.set(e.serial, CertEntrySchema.parse(e));
+      }
+      for (const serial of this.certBase!.keys()) if (!seen.has(serial)) certs.set(serial, null);
+    } else for (const [serial, e] of this.certEdits) certs.set(serial, e === null ? null : CertEntrySchema.parse(e));
+    const out: RowChanges = { phones, certs };
+    if (JSON.stringify([this.crlNumber, this.transition ?? null]) !== this.baseMeta) out.meta = { crlNumber: this.crlNumber, transition: this.transition };
+    return out;
+  }
+}
+
+export function isEmpty(c: RowChanges): boolean {
+  return c.phones.size === 0 && c.certs.size === 0 && !c.meta && (c.notes?.length ?? 0) === 0;
+}

@@ -139,6 +139,12 @@ export class Records {
     return this.phones ? this.allPhones().filter((p) => p.vendor === vendor) : this.db.phonesOfVendor(vendor);
   }
 
+  livePhoneNames(vendor: string): string[] {
+    if (!this.certs || !this.phones) return this.db.livePhoneNames(vendor);
+    const valid = new Set(this.allCerts().filter((c) => c.kind === 'phone' && c.status === 'valid').map((c) => c.name));
+    return this.phonesOfVendor(vendor).filter((p) => valid.has(p.name)).map((p) => p.name);
+  }
+
   certsOf(name: string): CertEntry[] {
     if (this.certsInMemory()) return this.certMaps().byName.get(name) ?? [];
     return this.db.certsOf(name);

@@ -261,6 +261,11 @@ export class CaStore {
     return this.records.phone(name);
   }
 
+  /** A phone whose name matches case-insensitively (the first added, if several). */
+  phoneAnyCase(name: string): Phone | undefined {
+    return this.records.relevantTo({ names: [name], macs: [], sipusers: [] }).phones.find((p) => p.name.toLowerCase() === name.toLowerCase());
+  }
+
   phoneCount(): number {
     return this.records.phoneCount();
   }
@@ -268,6 +273,11 @@ export class CaStore {
   /** The phones of one vendor (a vendor's rules across its own phones). */
   phonesOfVendor(vendor: string): Phone[] {
     return this.records.phonesOfVendor(vendor);
+  }
+
+  /** The phones of a vendor with a valid certificate (something to fetch), read by index. */
+  livePhoneNames(vendor: string): string[] {
+    return this.records.livePhoneNames(vendor);
   }
 
   /** Certificates in a renewal overlap (valid, replaced, waiting for their phone), read by index. */

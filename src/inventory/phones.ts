@@ -1,6 +1,7 @@
 import { SipsecError } from '../core/errors.js';
 import { checkDns, checkIp, checkName, checkNameSyntax, isDnsName, normalizeMac } from '../pki/names.js';
 import { CaStore, type LeafRequest, type PassphraseSource, type Prepared } from '../home/store.js';
+import { batchKeys } from '../home/records.js';
 import { KEY_SPECS, type KeySpec } from '../pki/keys.js';
 import { SRTP_MODES, type CertEntry, type Phone, type SrtpMode } from '../home/schema.js';
 import { isVendorId, loadVendor, vendorIds } from '../vendors/registry.js';
@@ -178,6 +179,7 @@ export interface AddResult {
 }
 
 /** Vendor rules across the inventory (VendorModule.inventoryConflicts): each new phone against the store's and the batch's. */
+/** `existing` holds at least the store's phones of the batch's vendors (a vendor's rules concern its own phones). */
 export async function vendorConflicts(batch: Phone[], existing: { phones: Phone[] }): Promise<string[]> {
   const problems: string[] = [];
   const seen = [...existing.phones];
@@ -200,17 +202,13 @@ export async function addPhones(
   passphrase: PassphraseSource,
   opts: { chunk?: number; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<AddResult> {
-  const conflicts = findConflicts(
-    valid.map((v) => v.phone),
-    store.index,
-  );
+  const batch = valid.map((v) => v.phone);
+  // A small batch is checked against the rows that could clash (by index); a sheet against the whole inventory.
+  const conflicts = findConflicts(batch, batch.length <= 64 ? store.relevantTo(batch) : store.index);
   if (conflicts.length > 0) {
     throw new SipsecError('DUPLICATE', conflicts[0]!.message, conflicts.length > 1 ? `and ${conflicts.length - 1} more conflict(s); nothing was issued` : 'pick another name, MAC or extension');
   }
-  const clashes = await vendorConflicts(
-    valid.map((v) => v.phone),
-    store.index,
-  );
+  const clashes = await vendorConflicts(batch, { phones: batch.length <= 64 ? [...new Set(batch.map((p) => p.vendor))].flatMap((v) => store.phonesOfVendor(v)) : store.index.phones });
   if (clashes.length > 0) {
     throw new SipsecError('BAD_INPUT', clashes[0]!, clashes.length > 1 ? `and ${clashes.length - 1} more; nothing was issued` : 'change that vendor option (--option) and add the phone again');
   }
@@ -227,14 +225,12 @@ export async function addPhones(
     );
     try {
       await store.update((draft) => {
-        const again = findConflicts(
-          part.map((v) => v.phone),
-          draft,
-        );
+        const phones = part.map((v) => v.phone);
+        const again = findConflicts(phones, phones.length <= 64 ? draft.relevantTo(batchKeys(phones)) : draft);
         if (again.length > 0) throw new SipsecError('DUPLICATE', again[0]!.message, 'another sipsec added it meanwhile; nothing of this chunk was committed');
         for (let i = 0; i < part.length; i++) {
-          draft.phones.push(part[i]!.phone);
-          draft.certificates.push(prepared[i]!.entry);
+          draft.putPhone(part[i]!.phone);
+          draft.putCert(prepared[i]!.entry);
         }
       });
     } catch (e) {
@@ -249,7 +245,7 @@ export async function addPhones(
 
 export function findPhone(store: CaStore, name: string): Phone {
   checkNameSyntax(name, 'phone name');
-  const phone = store.index.phones.find((p) => p.name === name) ?? store.index.phones.find((p) => p.name.toLowerCase() === name.toLowerCase());
+  const phone = store.phone(name) ?? store.phoneAnyCase(name);
   if (!phone) throw new SipsecError('NOT_FOUND', `no phone named '${name}'`, 'see sipsec phone list');
   return phone;
 }

@@ -33,8 +33,8 @@ export async function rerenderPhones(store: CaStore, names: string[], o: FollowO
 }
 
 /** A phone leaves the tree: its files (ready directory included) go, vendor-wide files are re-rendered without it. */
-export async function removePhoneFiles(store: CaStore, name: string, o: FollowOptions = {}): Promise<RenderResult> {
-  return (await renderer()).unrenderPhones(store, [name], outOf(store, o), o);
+export async function removePhoneFiles(store: CaStore, name: string, o: FollowOptions & { vendor?: string } = {}): Promise<RenderResult> {
+  return (await renderer()).unrenderPhones(store, [name], outOf(store, o), { ...o, ...(o.vendor ? { vendors: [o.vendor] } : {}) });
 }
 
 /**

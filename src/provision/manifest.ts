@@ -31,10 +31,15 @@ export function ownerPhone(owner: OwnerKey): string | undefined {
 }
 
 const OWNER_RE = /^(phone|vendor):[A-Za-z0-9._-]+$/;
-// Shapes only; each entry is then checked with plain regexes (a fleet's manifest has tens of thousands).
-const ManifestV1 = z.object({ schema: z.literal(1), files: z.record(z.string(), z.string()) });
-/** Written by sipsec before manifests had a schema: path -> phone name, or `vendor:ID`. */
-const ManifestLegacy = z.record(z.string(), z.string());
+// Shapes only, with plain checks: a fleet's manifest has tens of thousands of entries, and zod's record parse of
+// them cost more than the render of one phone. Each entry is then checked with plain regexes.
+const ManifestV1 = z.object({ schema: z.literal(1), files: z.unknown() });
+
+function stringRecord(v: unknown): Array<[string, string]> | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
+  const entries = Object.entries(v);
+  return entries.every(([, x]) => typeof x === 'string') ? (entries as Array<[string, string]>) : undefined;
+}
 
 /** A relative path as the manifest stores it: inside the folder, `/`-separated, nothing odd. */
 function validRel(rel: string): boolean {
@@ -66,10 +71,10 @@ export async function readManifest(out: string, force = false): Promise<Manifest
   }
   const v1 = ManifestV1.safeParse(json);
   let entries: Array<[string, OwnerKey]> | undefined;
-  if (v1.success) entries = Object.entries(v1.data.files);
+  if (v1.success) entries = stringRecord(v1.data.files);
   else {
-    const legacy = ManifestLegacy.safeParse(json);
-    if (legacy.success) entries = Object.entries(legacy.data).map(([rel, owner]) => [rel, owner.startsWith('vendor:') ? owner : phoneOwner(owner)]);
+    // Written by sipsec before manifests had a schema: path -> phone name, or `vendor:ID`.
+    entries = stringRecord(json)?.map(([rel, owner]) => [rel, owner.startsWith('vendor:') ? owner : phoneOwner(owner)]);
   }
   if (entries === undefined || entries.some(([rel, owner]) => !validRel(rel) || !OWNER_RE.test(owner))) {
     if (force) return new Map();

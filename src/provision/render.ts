@@ -46,7 +46,7 @@ export interface RenderOptions {
 }
 
 /** Which phones a render speaks for: all of them, or these (plus every vendor's shared files). */
-type Selection = { all: true } | { all: false; phones: string[]; drop: string[] };
+type Selection = { all: true } | { all: false; phones: string[]; drop: string[]; vendors?: string[] };
 
 /** A rendered file's path, checked: inside the folder, no `..`, no empty parts. */
 function relPath(p: string, owner: string): string {
@@ -62,6 +62,23 @@ function livePhones(store: CaStore): Set<string> {
   const valid = new Set<string>();
   for (const c of store.index.certificates) if (c.kind === 'phone' && c.status === 'valid') valid.add(c.name);
   return new Set(store.index.phones.filter((p) => valid.has(p.name)).map((p) => p.name));
+}
+
+/**
+ * The phones a render looks at: the whole inventory for a full render; for
+ * some phones, those phones and the other phones of their vendors (the
+ * vendor-wide files list them), read by index, so one phone's change does
+ * not read the fleet.
+ */
+function phonesInScope(store: CaStore, sel: Selection): { phones: Phone[]; live: Set<string>; vendors: Set<string> | undefined } {
+  const names = sel.all ? [] : [...sel.phones, ...sel.drop];
+  const named = names.flatMap((n) => store.phone(n) ?? []);
+  // A phone no longer recorded, whose vendor the caller did not say: its vendor's files are found by looking at everything.
+  if (sel.all || (named.length < names.length && !sel.vendors)) return { phones: store.index.phones, live: livePhones(store), vendors: undefined };
+  const vendors = new Set([...named.map((p) => p.vendor), ...(sel.vendors ?? [])]);
+  const phones = [...vendors].flatMap((v) => store.phonesOfVendor(v));
+  const live = new Set([...vendors].flatMap((v) => store.livePhoneNames(v)));
+  return { phones, live, vendors };
 }
 
 async function pool<T>(items: T[], width: number, fn: (t: T, i: number) => Promise<void>): Promise<void> {
@@ -89,21 +106,23 @@ async function renderSelection(store: CaStore, out: string, sel: Selection, opts
     await store.reload();
     const manifest = await readManifest(root, force);
     const drop = new Set(sel.all ? [] : sel.drop);
-    const live = livePhones(store);
+    const scope = phonesInScope(store, sel);
+    const live = scope.live;
     for (const name of drop) live.delete(name);
     const named = new Set(sel.all ? [] : [...sel.phones, ...sel.drop]);
-    const phones = store.index.phones.filter((p) => live.has(p.name) && (sel.all || named.has(p.name)));
+    const phones = scope.phones.filter((p) => live.has(p.name) && (sel.all || named.has(p.name)));
 
     // Vendor-wide files: every vendor with phones, and every vendor whose files are in the folder (to drop them).
     const byVendor = new Map<string, Phone[]>();
-    for (const p of store.index.phones) {
+    for (const p of scope.phones) {
       if (!live.has(p.name)) continue;
       const list = byVendor.get(p.vendor);
       if (list) list.push(p);
       else byVendor.set(p.vendor, [p]);
     }
     const vendorIds = new Set<string>([...byVendor.keys(), ...phones.map((p) => p.vendor)]);
-    for (const owner of manifest.values()) if (owner.startsWith('vendor:')) vendorIds.add(owner.slice('vendor:'.length));
+    // A full render also drops the files of vendors no phone uses any more; a render of some phones touches only their vendors.
+    if (!scope.vendors) for (const owner of manifest.values()) if (owner.startsWith('vendor:')) vendorIds.add(owner.slice('vendor:'.length));
     const vendors = new Map<string, VendorModule>();
     for (const id of [...vendorIds].sort()) {
       try {
@@ -138,10 +157,13 @@ async function renderSelection(store: CaStore, out: string, sel: Selection, opts
     });
     for (const r of perPhone) plan.push(...r.files);
 
-    const inScope = sel.all ? () => true : (owner: string) => owner.startsWith('vendor:') || named.has(ownerPhone(owner) ?? '');
+    const vendorScope = scope.vendors;
+    const inScope = sel.all || !vendorScope ? () => true : (owner: string) => (owner.startsWith('vendor:') ? vendorScope.has(owner.slice('vendor:'.length)) : named.has(ownerPhone(owner) ?? ''));
+    // Outside the scope liveness is not known here (not read): those phones' files are left as they are.
+    const seen = new Set(scope.phones.map((p) => p.name));
     const isLive = (owner: string) => {
       const phone = ownerPhone(owner);
-      return phone === undefined || live.has(phone);
+      return phone === undefined || live.has(phone) || (vendorScope !== undefined && !named.has(phone) && !seen.has(phone));
     };
     const applied = await applyPlan(root, plan, { inScope, isLive, force, dryRun }, manifest);
     const removedPhones = [...new Set(applied.removed.map((rel) => manifest.get(rel)).filter((o): o is string => o !== undefined && !isLive(o)))];
@@ -173,8 +195,8 @@ export async function renderPhones(store: CaStore, names: string[], out: string,
 }
 
 /** Remove these phones' files from `out` (and re-render the vendor-wide files without them), whether or not they are still recorded. */
-export async function unrenderPhones(store: CaStore, names: string[], out: string, opts: RenderOptions = {}): Promise<RenderResult> {
-  return renderSelection(store, out, { all: false, phones: [], drop: names }, opts);
+export async function unrenderPhones(store: CaStore, names: string[], out: string, opts: RenderOptions & { vendors?: string[] } = {}): Promise<RenderResult> {
+  return renderSelection(store, out, { all: false, phones: [], drop: names, ...(opts.vendors ? { vendors: opts.vendors } : {}) }, opts);
 }
 /**
  * How far a rendered folder (a `--out` tree) is behind the store: files a

@@ -340,7 +340,7 @@ Examples:
       await store.update((draft) => {
         draft.phones = draft.phones.filter((x) => x.name !== p.name);
       });
-      const gone = await renderAfter(`${p.name} was removed`, () => removePhoneFiles(store, p.name));
+      const gone = await renderAfter(`${p.name} was removed`, () => removePhoneFiles(store, p.name, { vendor: p.vendor }));
       if (o.json) return printJson({ removed: p.name, revokedSerial: revoked ?? null, revokedSerials: all.map((c) => c.serial) });
       note(`removed ${p.name}${revoked ? `; certificate${all.length > 1 ? 's' : ''} ${all.map((c) => c.serial).join(', ')} revoked (cessationOfOperation), CRL updated` : ''}${gone.removed.length > 0 ? `; ${gone.removed.length} file(s) removed from ${gone.out}` : ''}`);
     });

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as https from 'node:https';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -12,16 +12,20 @@ import { fmt, printTable } from './lib/report.js';
 
 /**
  * `npm run bench -- fleet [--phones 1000[,10000,...]] [--key p256|rsa2048]
- * [--ops add,edit,...] [--runs 3]`: what each everyday operation costs as
+ * [--ops add,edit,...] [--runs 3] [--baseline OTHER/bin/sipsec]`: what each everyday operation costs as
  * the inventory grows (issue 14). For each size one CA home is built once,
  * through `sipsec phone import` of a generated mixed-vendor sheet (itself
  * timed), and reused by every operation; an empty home is measured the same
  * way as the baseline. Commands run as a user runs them (`node bin/sipsec`,
  * a new process each time: start-up is part of the product), `--runs`
  * times each, and the median is reported beside the issue's targets.
+ * `--baseline` measures another build the same way first (the main before
+ * the database: a JSON index) and prints the two side by side per size.
  */
 
 interface Options {
+  /** Another sipsec (its bin/sipsec) measured the same way first, for a side-by-side table: the JSON-store main. */
+  baseline?: string;
   sizes: number[];
   key: 'p256' | 'rsa2048';
   ops: Set<OpName>;
@@ -61,6 +65,8 @@ const TARGETS = {
 } satisfies Record<string, Target>;
 
 const CLI = fileURLToPath(new URL('../../bin/sipsec', import.meta.url));
+/** The sipsec being measured (the baseline's while it runs). */
+let cli = CLI;
 const DOMAIN = 'bench.test';
 /** Phones the bench adds itself: MACs far above the sheet's (Yealink OUI, low octets f0xxxx). */
 const EXTRA_MAC = (i: number) => `805ec0f0${(i + 1).toString(16).padStart(4, '0')}`;
@@ -72,10 +78,19 @@ export async function run(args: string[]): Promise<void> {
   const root = mkdtempSync(path.join(os.tmpdir(), 'sipsec-bench-fleet-'));
   try {
     const results = new Map<number, Row[]>();
+    const baseline = new Map<number, Row[]>();
     for (const n of [0, ...o.sizes]) {
+      if (o.baseline) {
+        cli = o.baseline;
+        console.log(`\n--- baseline: ${o.baseline}`);
+        baseline.set(n, await measureSize(root, n, o, 'base'));
+        cli = CLI;
+        console.log('\n--- this sipsec');
+      }
       const rows = await measureSize(root, n, o);
       results.set(n, rows);
       printSize(n, results);
+      if (o.baseline) printVersus(n, baseline.get(n)!, rows);
     }
     printGrowth(results);
   } finally {
@@ -91,7 +106,7 @@ function parseArgs(args: string[]): Options {
     if (v === undefined || v.startsWith('--')) throw new Error(`${name} needs a value`);
     return v;
   };
-  const known = new Set(['--phones', '--key', '--ops', '--runs']);
+  const known = new Set(['--phones', '--key', '--ops', '--runs', '--baseline']);
   for (const a of args) if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a} (fleet takes --phones N[,N...] --key p256|rsa2048 --ops ${OPS.join(',')} --runs N)`);
   const sizes = (value('--phones') ?? '1000').split(',').map((s) => Number(s.trim()));
   if (sizes.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error('--phones needs positive whole numbers, e.g. --phones 1000,10000');
@@ -101,21 +116,23 @@ function parseArgs(args: string[]): Options {
   for (const op of ops) if (!(OPS as readonly string[]).includes(op)) throw new Error(`--ops: unknown operation '${op}' (known: ${OPS.join(', ')})`);
   const runs = Number(value('--runs') ?? '3');
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs needs a positive whole number');
-  return { sizes: [...new Set(sizes)].sort((a, b) => a - b), key, ops: new Set(ops as OpName[]), runs };
+  const baseline = value('--baseline');
+  if (baseline !== undefined && !existsSync(baseline)) throw new Error(`--baseline ${baseline}: no such file (give another sipsec's bin/sipsec, built)`);
+  return { sizes: [...new Set(sizes)].sort((a, b) => a - b), key, ops: new Set(ops as OpName[]), runs, ...(baseline ? { baseline: path.resolve(baseline) } : {}) };
 }
 
 /** `sipsec --home HOME ...` as a user runs it; wall time in ms and its stdout. */
 function sipsec(home: string, ...a: string[]): { ms: number; stdout: string } {
   const t0 = performance.now();
   // List outputs at 50,000 phones run to tens of MB.
-  const r = spawnSync(process.execPath, [CLI, '--home', home, ...a], { encoding: 'utf8', maxBuffer: 1 << 30 });
+  const r = spawnSync(process.execPath, [cli, '--home', home, ...a], { encoding: 'utf8', maxBuffer: 1 << 30 });
   const ms = performance.now() - t0;
   if (r.status !== 0) throw new Error(`sipsec ${a.join(' ')} exited ${String(r.status ?? r.signal)}: ${r.stderr}`);
   return { ms, stdout: r.stdout };
 }
 
-async function measureSize(root: string, n: number, o: Options): Promise<Row[]> {
-  const home = path.join(root, `home-${n}`);
+async function measureSize(root: string, n: number, o: Options, tag = ''): Promise<Row[]> {
+  const home = path.join(root, `home-${n}${tag ? `-${tag}` : ''}`);
   const rows: Row[] = [];
   sipsec(home, 'ca', 'init', '--org', 'fleet bench', '--domain', DOMAIN, '--leaf-key', o.key, '--no-passphrase', '--registrar', `127.0.0.1:5061`, '--tftp-server', '127.0.0.1');
   // serve presents this one (the only server certificate), so no start issues one.
@@ -166,7 +183,8 @@ async function measureSize(root: string, n: number, o: Options): Promise<Row[]> 
     for (const r of runs) rmSync(path.join(root, `render-${n}-${r}`), { recursive: true, force: true });
     rows.push({ label: 'provision render (full, into an empty --out)', unit: 'ms', values, target: TARGETS.render });
   }
-  if (o.ops.has('rerender') && n > 0) rows.push({ label: `incremental render of one phone (p0, ${sheetPhone(0).vendor}; in-process)`, unit: 'ms', values: await incremental(home, o.runs), target: TARGETS.incremental });
+  // In-process: only this sipsec's library is loaded here.
+  if (o.ops.has('rerender') && n > 0 && cli === CLI) rows.push({ label: `incremental render of one phone (p0, ${sheetPhone(0).vendor}; in-process)`, unit: 'ms', values: await incremental(home, o.runs), target: TARGETS.incremental });
   if (o.ops.has('serve-start') || o.ops.has('pickup')) rows.push(...(await serveRows(home, o, nextExtra)));
   return rows;
 }
@@ -199,7 +217,7 @@ interface Running {
 async function startServe(home: string): Promise<Running> {
   const t0 = performance.now();
   // Lockout off: the pickup poll authenticates as a phone serve does not know yet, which counts as a failure.
-  const argv = [CLI, '--home', home, 'serve', '--json', '--bind', '127.0.0.1', '--https-port', '0', '--tftp-port', 'off', '--sip-port', '0', '--diagnostic-port', 'off', '--lockout-failures', '0'];
+  const argv = [cli, '--home', home, 'serve', '--json', '--bind', '127.0.0.1', '--https-port', '0', '--tftp-port', 'off', '--sip-port', '0', '--diagnostic-port', 'off', '--lockout-failures', '0'];
   const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -317,6 +335,19 @@ function ratioOf(results: Map<number, Row[]>, n: number, row: Row): number | und
     if (base) return median(row.values) / median(base.values);
   }
   return undefined;
+}
+
+/** The same operations on the baseline sipsec and this one, at one size. */
+function printVersus(n: number, base: Row[], rows: Row[]): void {
+  const title = `${n === 0 ? 'empty home' : `${n.toLocaleString('en-US')} phones`}: baseline vs this sipsec`;
+  const table = rows.flatMap((row) => {
+    const b = base.find((x) => x.label === row.label);
+    if (!b) return [];
+    const bv = median(b.values);
+    const v = median(row.values);
+    return [[row.label, show(b, bv), show(row, v), row.unit === 'MB' ? `${(bv / v).toFixed(2)}x less` : `${(bv / v).toFixed(2)}x faster`]];
+  });
+  printTable(title, ['operation', 'baseline', 'this sipsec', ''], table);
 }
 
 function printSize(n: number, results: Map<number, Row[]>): void {

@@ -150,20 +150,21 @@ export async function writeCrlIfPossible(store: CaStore, passphrase: PassphraseS
  */
 export async function settleSupersedes(store: CaStore, events: Evidence[], o: { passphrase?: PassphraseSource; keyFiles?: (phone: string) => boolean } = {}): Promise<{ settled: Settled[]; crlWritten: boolean }> {
   const now = store.clock();
-  const certs = store.index.certificates;
   // A certificate of the same name issued after `e`: presenting it proves the phone moved past `e`.
   const newerThan = (e: CertEntry) => (serial: string) => {
-    const i = certs.findIndex((c) => sameSerial(c.serial, serial));
-    return i > certs.indexOf(e) && certs[i]!.name === e.name;
+    const history = store.history(e.name);
+    const i = history.findIndex((c) => sameSerial(c.serial, serial));
+    return i >= 0 && i > history.findIndex((c) => c.serial === e.serial);
   };
-  const due = pendingSupersedes(store.index)
+  const due = store
+    .overlapCerts()
     .map((e) => ({ e, why: settleReason(e, events, now, o.keyFiles, newerThan(e)) }))
     .filter((x): x is { e: CertEntry; why: Settled['why'] } => x.why !== undefined);
   if (due.length === 0) return { settled: [], crlWritten: false };
   const settled = await store.update((draft) => {
     const out: Settled[] = [];
     for (const { e, why } of due) {
-      const cur = draft.certificates.find((c) => c.serial === e.serial);
+      const cur = draft.cert(e.serial);
       if (!cur || cur.status !== 'valid') continue;
       CaStore.revokeIn(draft, e.serial, 'superseded', now);
       out.push({ serial: e.serial, name: e.name, supersededBy: e.supersededBy!, why });
@@ -239,7 +240,7 @@ async function tailSince(file: string, from: number): Promise<string> {
  * that ended while no serve was watching (from serve.log and the clock).
  */
 export async function sweepSupersedes(store: CaStore, o: { passphrase?: PassphraseSource; keyPhones?: (names: string[]) => Promise<Set<string>> } = {}): Promise<{ settled: Settled[]; crlWritten: boolean }> {
-  const pending = pendingSupersedes(store.index);
+  const pending = store.overlapCerts();
   if (pending.length === 0) return { settled: [], crlWritten: false };
   const since = new Date(Math.min(...pending.map((p) => Date.parse(p.supersededAt ?? '1970-01-01T00:00:00Z'))));
   const events = await readServeLog(store.paths.serveLog, since);

@@ -5,6 +5,7 @@ import type { CertEntry, Index, Phone } from '../home/schema.js';
 import { DEFAULT_GRACE_MS, supersedeIn } from '../home/supersede.js';
 import { findConflicts, othersThan, parseDays, parseKeySpec, phoneSans, validatePhone, type Conflict, type PhoneInput } from './phones.js';
 import { generateSecret } from './secret.js';
+import { batchKeys } from '../home/records.js';
 
 /**
  * Changing a phone in place (`phone edit`, `phone import --update`): the
@@ -171,7 +172,9 @@ export function editConflicts(index: Pick<Index, 'phones' | 'certificates'>, pla
 export async function applyEdits(store: CaStore, plans: PlannedEdit[], passphrase: PassphraseSource, opts: { grace?: number } = {}): Promise<EditResult[]> {
   const todo = plans.filter((p) => p.changed.length > 0);
   if (todo.length === 0) return [];
-  const conflicts = editConflicts(store.index, todo);
+  // A few phones are checked against the rows that could clash (by index); a sheet against the whole inventory.
+  const few = todo.length <= 64;
+  const conflicts = editConflicts(few ? store.relevantTo(todo.map((p) => p.phone)) : store.index, todo);
   if (conflicts.length > 0) throw new SipsecError('DUPLICATE', conflicts[0]!.message, 'pick another MAC or extension');
   const reissue = todo.filter((p) => p.reissue);
   let prepared: Prepared[] = [];
@@ -186,18 +189,19 @@ export async function applyEdits(store: CaStore, plans: PlannedEdit[], passphras
   const fresh = new Map(reissue.map((p, i) => [p.phone.name, prepared[i]!.entry]));
   try {
     await store.update((draft) => {
+      if (!few) void draft.phones;
       for (const plan of todo) {
-        const i = draft.phones.findIndex((p) => p.name === plan.before.name);
-        if (i < 0 || differs(draft.phones[i], plan.before)) {
+        const now = draft.phone(plan.before.name);
+        if (!now || differs(now, plan.before)) {
           throw new SipsecError('BUSY', `${plan.before.name} was changed or removed by another sipsec meanwhile; nothing was changed`, 'run the command again');
         }
-        draft.phones[i] = plan.phone;
+        draft.putPhone(plan.phone);
       }
-      const again = editConflicts(draft, todo);
+      const again = editConflicts(few ? draft.relevantTo(batchKeys(todo.map((p) => p.phone))) : draft, todo);
       if (again.length > 0) throw new SipsecError('DUPLICATE', again[0]!.message, 'another sipsec changed the inventory meanwhile; nothing was changed');
       for (const plan of reissue) {
         const entry = fresh.get(plan.phone.name)!;
-        draft.certificates.push(entry);
+        draft.putCert(entry);
         supersedeIn(draft, plan.current!.serial, entry.serial, at, { graceMs: opts.grace ?? DEFAULT_GRACE_MS });
       }
     });
@@ -210,7 +214,7 @@ export async function applyEdits(store: CaStore, plans: PlannedEdit[], passphras
     changed: plan.changed,
     reissued: plan.reissue,
     certificate: store.current(plan.phone.name),
-    superseded: plan.reissue ? store.index.certificates.find((c) => c.serial === plan.current!.serial) : undefined,
+    superseded: plan.reissue ? store.bySerial(plan.current!.serial) : undefined,
   }));
 }
 

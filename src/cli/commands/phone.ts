@@ -338,7 +338,7 @@ Examples:
       const all = await revokeAllOf(store, p.name, 'cessationOfOperation', pass);
       const revoked = all.at(-1)?.serial;
       await store.update((draft) => {
-        draft.phones = draft.phones.filter((x) => x.name !== p.name);
+        draft.deletePhone(p.name);
       });
       const gone = await renderAfter(`${p.name} was removed`, () => removePhoneFiles(store, p.name, { vendor: p.vendor }));
       if (o.json) return printJson({ removed: p.name, revokedSerial: revoked ?? null, revokedSerials: all.map((c) => c.serial) });

@@ -226,8 +226,8 @@ export class IndexDb {
   /** Changes after `seq`, or undefined when the log no longer reaches back that far. */
   changesSince(seq: number): Change[] | undefined {
     const first = (this.st.firstSeq.get() as { seq: number | null }).seq;
-    // Pruned past us (sequence numbers are never reused, so a gap means rows were dropped).
-    if (first !== null && first > seq + 1) return undefined;
+    // Pruned past us (sequence numbers are never reused, so a gap, or an empty log behind a higher counter, means rows were dropped).
+    if ((first === null && this.lastSeq() > seq) || (first !== null && first > seq + 1)) return undefined;
     return this.st.changesSince.all(seq) as Change[];
   }
 

@@ -57,7 +57,14 @@ export type Manifest = Map<string, OwnerKey>;
 export async function readManifest(out: string, force = false): Promise<Manifest> {
   const file = path.join(out, MANIFEST);
   let text: string;
+  let stamp: string;
   try {
+    // A process that renders again and again (serve, an import) reads a fleet's manifest once: it is
+    // replaced by rename on every write, so the same inode, size and time mean the same content.
+    const st = await fs.stat(file, { bigint: true });
+    stamp = `${st.ino}/${st.size}/${st.mtimeNs}`;
+    const hit = seen.get(file);
+    if (hit && hit.stamp === stamp) return new Map(hit.manifest);
     text = await fs.readFile(file, 'utf8');
   } catch (e) {
     if (errnoCode(e) === 'ENOENT') return new Map();
@@ -80,10 +87,22 @@ export async function readManifest(out: string, force = false): Promise<Manifest
     if (force) return new Map();
     throw new SipsecError('UNREADABLE', `${file} is not a sipsec manifest, so which files in ${out} sipsec wrote is unknown`, `move it away, or render with --force to take over the files sipsec writes`);
   }
-  return new Map(entries);
+  const manifest = new Map(entries);
+  remember(file, stamp, manifest);
+  return new Map(manifest);
+}
+
+/** The manifests this process last read or wrote, by file, with the stat they had then. */
+const seen = new Map<string, { stamp: string; manifest: Manifest }>();
+
+function remember(file: string, stamp: string, manifest: Manifest): void {
+  seen.set(file, { stamp, manifest: new Map(manifest) });
 }
 
 export async function writeManifest(out: string, manifest: Manifest): Promise<void> {
   const files = Object.fromEntries([...manifest.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  await writeFileAtomic(path.join(out, MANIFEST), JSON.stringify({ schema: 1, files }, null, 1) + '\n', { mode: 0o600 });
+  const file = path.join(out, MANIFEST);
+  await writeFileAtomic(file, JSON.stringify({ schema: 1, files }, null, 1) + '\n', { mode: 0o600 });
+  const st = await fs.stat(file, { bigint: true });
+  remember(file, `${st.ino}/${st.size}/${st.mtimeNs}`, manifest);
 }

@@ -158,7 +158,7 @@ async function renderSelection(store: CaStore, out: string, sel: Selection, opts
     for (const r of perPhone) plan.push(...r.files);
 
     const vendorScope = scope.vendors;
-    const inScope = sel.all || !vendorScope ? () => true : (owner: string) => (owner.startsWith('vendor:') ? vendorScope.has(owner.slice('vendor:'.length)) : named.has(ownerPhone(owner) ?? ''));
+    const inScope = sel.all ? () => true : (owner: string) => (owner.startsWith('vendor:') ? !vendorScope || vendorScope.has(owner.slice('vendor:'.length)) : named.has(ownerPhone(owner) ?? ''));
     // Outside the scope liveness is not known here (not read): those phones' files are left as they are.
     const seen = new Set(scope.phones.map((p) => p.name));
     const isLive = (owner: string) => {

@@ -315,3 +315,26 @@ test('follow: renders running at once (several commands on one home) leave the m
     ca.cleanup();
   }
 });
+
+test('follow: re-rendering phones by name renders only those; a removed one (its vendor unknown) loses its files and no other phone does', { timeout: 120_000 }, async () => {
+  const ca = await fleet();
+  try {
+    const out = ca.store.paths.provisionDir;
+    await rerenderAll(ca.store);
+    const before = Object.keys(manifestOf(out)).sort();
+    await revokeCert(ca.store, 'desk2', 'cessationOfOperation', noPassphrase);
+    await ca.store.update((d) => d.deletePhone('desk2'));
+    // Without the vendor (removePhoneFiles passes it; a bare rerenderPhones of a removed name cannot), every vendor is looked at.
+    const r = await rerenderPhones(ca.store, ['desk2']);
+    const after = Object.keys(manifestOf(out)).sort();
+    assert.deepEqual(after, before.filter((rel) => !rel.startsWith('00085D000002')));
+    assert.ok(r.removed.length > 0 && r.removed.every((rel) => rel.startsWith('00085D000002')), r.removed.join(', '));
+    assert.deepEqual(walk(out).filter((rel) => rel !== MANIFEST), after);
+    // One named phone: only its own files (and its vendor's shared ones) are looked at; nothing else is written or removed.
+    const one = await rerenderPhones(ca.store, ['soft1']);
+    assert.deepEqual(one.removed, []);
+    assert.ok(one.files.every((f) => f.includes('soft1') || !/\/(00085D|805EC0|desk|lin)/i.test(f)), one.files.join(', '));
+  } finally {
+    ca.cleanup();
+  }
+});

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { SipsecError } from '../core/errors.js';
 import { legacyPrivateKeyPem, loadPrivateKey } from '../pki/keys.js';
 import type { KeyObject } from 'node:crypto';
@@ -28,15 +29,48 @@ export async function sharedContext(store: CaStore, phones: Phone[]): Promise<Sh
 
 /** Everything a vendor module needs to render one phone; pure data, read from the store once. */
 export async function phoneContext(store: CaStore, phone: Phone, vendor: VendorModule, localDir: string | undefined, caPem?: string): Promise<RenderContext> {
+  const entry = currentOf(store, phone);
+  const [certPem, keyPem, ca] = await Promise.all([store.readCertPem(entry.serial), store.readKeyPem(entry.serial), caPem ? Promise.resolve(caPem) : store.caCertPem()]);
+  return buildContext(store, phone, vendor, localDir, { cert: certPem, key: keyPem, ca, serial: entry.serial });
+}
+
+/**
+ * The same, read synchronously: serve renders a phone's files the moment
+ * the phone first asks for one (TFTP and HTTPS lookups are synchronous),
+ * not all of them at start.
+ */
+export function phoneContextSync(store: CaStore, phone: Phone, vendor: VendorModule, caPem: string): RenderContext {
+  const entry = currentOf(store, phone);
+  return buildContext(store, phone, vendor, undefined, { cert: readFileSync(store.paths.cert(entry.serial), 'utf8'), key: readFileSync(store.paths.key(entry.serial), 'utf8'), ca: caPem, serial: entry.serial });
+}
+
+const NOT_READ = '-----BEGIN NOT READ-----\n-----END NOT READ-----\n';
+
+/**
+ * A context without the phone's certificate and key (placeholders): what
+ * its files are called, their types and whether they hold a key depend on
+ * the phone's record, not on its key material, so serve learns every
+ * route at start from this and renders the content on first request.
+ */
+export function phoneContextDry(store: CaStore, phone: Phone, vendor: VendorModule, caPem: string): RenderContext {
+  const ctx = buildContext(store, phone, vendor, undefined, { cert: NOT_READ, key: NOT_READ, ca: caPem, serial: '' });
+  return { ...ctx, pem: { cert: NOT_READ, key: NOT_READ, keyLegacy: NOT_READ, ca: caPem, p12: () => Buffer.alloc(0) } };
+}
+
+function currentOf(store: CaStore, phone: Phone) {
   const entry = store.current(phone.name);
   if (!entry) {
     throw new SipsecError('NOT_FOUND', `phone '${phone.name}' has no valid certificate`, `issue one with sipsec cert renew ${phone.name}`);
   }
-  const [certPem, keyPem, ca] = await Promise.all([store.readCertPem(entry.serial), store.readKeyPem(entry.serial), caPem ? Promise.resolve(caPem) : store.caCertPem()]);
+  return entry;
+}
+
+function buildContext(store: CaStore, phone: Phone, vendor: VendorModule, localDir: string | undefined, m: { cert: string; key: string; ca: string; serial: string }): RenderContext {
+  const { cert: certPem, key: keyPem, ca } = m;
   // Parsed only for the vendors that need it (the legacy key form, PKCS#12): at fleet size, parsing every
   // phone's key for every route table was most of the time.
   let key: KeyObject | undefined;
-  const keyObject = () => (key ??= loadPrivateKey(keyPem, undefined, `key of ${entry.serial}`));
+  const keyObject = () => (key ??= loadPrivateKey(keyPem, undefined, `key of ${m.serial}`));
   let keyLegacy: string | undefined;
   const options = vendor.optionsSchema.parse(phone.options);
   return {

@@ -1,7 +1,9 @@
 import type { CaStore } from '../home/store.js';
 import type { Phone } from '../home/schema.js';
+import { SipsecError } from '../core/errors.js';
 import { loadVendor } from '../vendors/registry.js';
-import { phoneContext, sharedContext } from './context.js';
+import type { RenderedFile, VendorModule } from '../vendors/types.js';
+import { phoneContext, phoneContextDry, phoneContextSync, sharedContext } from './context.js';
 import { makeTable, toRoute, type Route, type RouteTable } from './routes.js';
 
 /**
@@ -10,6 +12,12 @@ import { makeTable, toRoute, type Route, type RouteTable } from './routes.js';
  * shared files. Only what every file depends on (the CA config, the CA
  * certificates) rebuilds everything. One phone added to a fleet of
  * thousands costs one phone, not the fleet.
+ *
+ * A phone's routes are learnt from a render without its key material
+ * (names, types and key-holding depend on the record alone); the content
+ * is rendered when the phone first asks for a file, and kept. So serve
+ * starts without reading and converting every phone's key, and holds in
+ * memory the files of the phones that fetched.
  */
 export class LiveRoutes {
   private readonly byPhone = new Map<string, Route[]>();
@@ -18,6 +26,9 @@ export class LiveRoutes {
   private globals = '';
   /** Each phone's record and current certificate serial, as last rendered. */
   private seen = new Map<string, { phone: Phone; serial: string | undefined }>();
+  /** Phones whose files were rendered for real (first fetch), by path. */
+  private readonly realized = new Map<string, Map<string, RenderedFile>>();
+  private caPem = '';
   table: RouteTable = makeTable([]);
 
   constructor(
@@ -33,6 +44,7 @@ export class LiveRoutes {
       this.globals = globals;
       this.byPhone.clear();
       this.byVendor.clear();
+      this.realized.clear();
       await this.renderPhones([...now.values()].map((x) => x.phone));
       await this.renderShared(new Set(this.store.index.phones.map((p) => p.vendor)));
       this.seen = now;
@@ -53,6 +65,7 @@ export class LiveRoutes {
       const after = now.get(name);
       if (after) vendors.add(after.phone.vendor);
       this.byPhone.delete(name);
+      this.realized.delete(name);
     }
     await this.renderPhones(changed.flatMap((n) => (now.has(n) ? [now.get(n)!.phone] : [])));
     await this.renderShared(vendors);
@@ -64,15 +77,45 @@ export class LiveRoutes {
   /** A phone without a valid certificate has nothing to fetch: no routes. */
   private async renderPhones(phones: Phone[]): Promise<void> {
     const caPem = await this.store.caCertPem();
+    this.caPem = caPem;
     for (const phone of phones) {
       if (!this.store.current(phone.name)) continue;
       const vendor = await loadVendor(phone.vendor);
-      const ctx = await phoneContext(this.store, phone, vendor, undefined, caPem);
+      let files: RenderedFile[];
+      let lazy = true;
+      try {
+        files = vendor.renderPhone(phoneContextDry(this.store, phone, vendor, caPem));
+      } catch {
+        // A vendor that reads its key material while naming its files: rendered for real now.
+        files = vendor.renderPhone(await phoneContext(this.store, phone, vendor, undefined, caPem));
+        lazy = false;
+      }
       this.byPhone.set(
         phone.name,
-        vendor.renderPhone(ctx).flatMap((f) => (f.localOnly ? [] : [toRoute(f, vendor, f.phone ?? phone.name)])),
+        files.flatMap((f) => (f.localOnly ? [] : [lazy ? this.lazyRoute(f, vendor, phone) : toRoute(f, vendor, f.phone ?? phone.name)])),
       );
     }
+  }
+
+  /** A route whose content is the phone's real file, rendered on first use. */
+  private lazyRoute(f: RenderedFile, vendor: VendorModule, phone: Phone): Route {
+    // Only the path is kept for later: the placeholder content is dropped with `f`.
+    const filePath = f.path;
+    // Fields copied one by one: spreading `f` would read its content (a lazy PKCS#12 would be made).
+    const meta = { path: f.path, contentType: f.contentType, holdsKey: f.holdsKey, ...(f.aliases ? { aliases: f.aliases } : {}), ...(f.transports ? { transports: f.transports } : {}) };
+    const proxy = Object.defineProperty(meta, 'content', { get: () => this.realize(phone, vendor, filePath), enumerable: true }) as RenderedFile;
+    return toRoute(proxy, vendor, f.phone ?? phone.name);
+  }
+
+  private realize(phone: Phone, vendor: VendorModule, filePath: string): Buffer {
+    let files = this.realized.get(phone.name);
+    if (!files) {
+      files = new Map(vendor.renderPhone(phoneContextSync(this.store, phone, vendor, this.caPem)).map((f) => [f.path, f]));
+      this.realized.set(phone.name, files);
+    }
+    const f = files.get(filePath);
+    if (!f) throw new SipsecError('INTERNAL', `${phone.name}: ${filePath} was named without its key material but not with it (this is a bug in sipsec)`);
+    return f.content;
   }
 
   /** Shared files depend on every live phone of their vendor. */

@@ -208,8 +208,9 @@ export class CaStore {
       await writeFileAtomic(paths.caCert, certPem, { mode: 0o644 });
       await writeFileAtomic(paths.cert(cert.serial), certPem, { mode: 0o644 });
       const caEntry = entryFor('ca', 'ca', cert, { dns: [], ip: [], uri: [] }, p.caKey);
+      // Created 0600 before SQLite opens it: its -wal and -shm files take the database file's mode.
+      await fs.writeFile(paths.db, '', { mode: 0o600, flag: 'wx' });
       const db = IndexDb.open(paths.db, { create: true });
-      await fs.chmod(paths.db, 0o600);
       db.commit({ phones: new Map(), certs: new Map([[caEntry.serial, caEntry]]), meta: { crlNumber: 0, transition: undefined } }, now);
       const config: Config = {
         version: 1,

@@ -189,7 +189,6 @@ export async function applyEdits(store: CaStore, plans: PlannedEdit[], passphras
   const fresh = new Map(reissue.map((p, i) => [p.phone.name, prepared[i]!.entry]));
   try {
     await store.update((draft) => {
-      if (!few) void draft.phones;
       for (const plan of todo) {
         const now = draft.phone(plan.before.name);
         if (!now || differs(now, plan.before)) {
@@ -197,7 +196,7 @@ export async function applyEdits(store: CaStore, plans: PlannedEdit[], passphras
         }
         draft.putPhone(plan.phone);
       }
-      const again = editConflicts(few ? draft.relevantTo(batchKeys(todo.map((p) => p.phone))) : draft, todo);
+      const again = editConflicts(draft.relevantTo(batchKeys(todo.map((p) => p.phone))), todo);
       if (again.length > 0) throw new SipsecError('DUPLICATE', again[0]!.message, 'another sipsec changed the inventory meanwhile; nothing was changed');
       for (const plan of reissue) {
         const entry = fresh.get(plan.phone.name)!;

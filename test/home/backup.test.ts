@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { cleanup, run, sipsec, sipsecSpawn, tmpDir } from '../helpers/cli.js';
 import { requirePeer } from '../helpers/peers.js';
@@ -43,6 +43,11 @@ test('ca backup while serve runs and phones are being added: tar reads it, ca re
     backups.push(j);
   }
   await importDone;
+  // The index holds every phone's SIP secret: the database and its write-ahead log are the owner's only.
+  for (const f of ['sipsec.db', 'sipsec.db-wal', 'sipsec.db-shm']) {
+    if (existsSync(path.join(home, f))) assert.equal(statSync(path.join(home, f)).mode & 0o777, 0o600, f);
+  }
+  assert.ok(existsSync(path.join(home, 'sipsec.db-wal')), 'serve holds the database open in WAL mode');
   const finalBackup = path.join(dir, 'final.tar');
   ok(home, ['ca', 'backup', finalBackup]);
 

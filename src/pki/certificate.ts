@@ -95,7 +95,7 @@ function keyKind(key: KeyObject): 'rsa' | 'ec' {
 }
 
 /** AlgorithmIdentifier: RSA carries an explicit NULL parameter, ECDSA none (RFC 5754 §3). */
-function signatureAlgorithm(key: KeyObject, hash: HashName): Buffer {
+export function signatureAlgorithm(key: KeyObject, hash: HashName): Buffer {
   const kind = keyKind(key);
   return kind === 'rsa' ? seq(oid(SIG_OID.rsa[hash]), nullValue()) : seq(oid(SIG_OID.ec[hash]));
 }
@@ -157,7 +157,7 @@ function extensions(profile: Profile, kind: 'rsa' | 'ec', spki: Buffer, sans: Su
   return explicit(3, seq(...exts));
 }
 
-function signAsync(hash: HashName, data: Buffer, key: KeyObject): Promise<Buffer> {
+export function signAsync(hash: HashName, data: Buffer, key: KeyObject): Promise<Buffer> {
   return new Promise((resolve, reject) => sign(hash, data, key, (err, sig) => (err ? reject(err) : resolve(sig))));
 }
 

@@ -21,7 +21,7 @@ export interface TestCa {
 
 const noPassphrase = async (): Promise<string | undefined> => undefined;
 
-export async function tempCa(opts: { registrar: { host: string; port: number }; domain?: string; leafKey?: KeySpec; prefix?: string }): Promise<TestCa> {
+export async function tempCa(opts: { registrar: { host: string; port: number }; domain?: string; leafKey?: KeySpec; caKey?: KeySpec; prefix?: string }): Promise<TestCa> {
   const dir = mkdtempSync(path.join(os.tmpdir(), opts.prefix ?? 'sipsec-ca-'));
   const home = path.join(dir, 'ca');
   const domain = opts.domain ?? 'pbx.test';
@@ -32,7 +32,7 @@ export async function tempCa(opts: { registrar: { host: string; port: number }; 
       domain,
       cn: 'sipsec test CA',
       // P-256 CA: quick to make; leaves are RSA-2048 (what phones get by default) unless asked.
-      caKey: 'p256',
+      caKey: opts.caKey ?? 'p256',
       hash: 'sha256',
       caDays: 30,
       leafKey: opts.leafKey ?? 'rsa2048',

@@ -60,7 +60,7 @@ export async function rotateCa(store: CaStore, p: RotateParams, passphrase: Pass
     throw new SipsecError('BUSY', `a CA rotation is already in progress (since ${store.index.transition.startedAt.slice(0, 10)})`, 'finish it with sipsec ca retire-old (see sipsec ca status), then rotate again');
   }
   const oldCa = store.currentCa();
-  if (!oldCa) throw new SipsecError('CA_CORRUPT', 'the index names no CA', 'restore index.json from a backup');
+  if (!oldCa) throw new SipsecError('CA_CORRUPT', 'the index names no CA', 'restore the CA home from a backup (sipsec ca restore FILE)');
   // Unlocks (and so checks) the current key before anything is written.
   const oldSigner = await store.signer(passphrase);
   const pass = store.config.encrypted ? await passphrase() : undefined;
@@ -144,7 +144,7 @@ function caSummary(e: CertEntry) {
 /** Per phone: which CA its current certificate and its last TLS connection (serve.log) used. */
 export async function caStatus(store: CaStore): Promise<CaStatus> {
   const cur = store.currentCa();
-  if (!cur) throw new SipsecError('CA_CORRUPT', 'the index names no CA', 'restore index.json from a backup');
+  if (!cur) throw new SipsecError('CA_CORRUPT', 'the index names no CA', 'restore the CA home from a backup (sipsec ca restore FILE)');
   const old = store.oldCa();
   const roleOfCa = (serial: string | undefined): CaRole => (sameSerial(serial, cur.serial) ? 'current' : old && sameSerial(serial, old.serial) ? 'old' : 'unknown');
   const lastTls = new Map<string, { time: string; certSerial: string; current: boolean | null }>();

@@ -35,6 +35,8 @@ export interface DoctorInput {
   now: Date;
   /** Certificates expiring within this many days are reported (30 by default). */
   expiryDays?: number;
+  /** SQLite's own check of the index database ('ok', or what is wrong); absent when not run. */
+  indexCheck?: string;
   /** `--out` trees and how many of their files a render would change, add (missing) and remove. */
   outTrees?: ReadonlyArray<{ dir: string; changed: number; missing: number; removed: number }>;
 }
@@ -57,6 +59,7 @@ export const FINDING_CODES = {
   'crl.missing': 'there is no readable CRL',
   'ca.key_unencrypted': 'the CA key is stored without a passphrase',
   'out.stale': 'a --out tree differs from what the store would render',
+  'index.damaged': 'the index database fails SQLite\'s integrity check',
 } as const satisfies Record<string, string>;
 
 export type FindingCode = keyof typeof FINDING_CODES;
@@ -160,9 +163,14 @@ export function checkOutTrees(i: DoctorInput): Finding[] {
     .map((t) => finding('warning', 'out.stale', `the provisioning tree ${t.dir} is out of date (${t.changed} changed, ${t.missing} missing, ${t.removed} to remove)`, `sipsec provision render --out ${t.dir}`, t.dir));
 }
 
+export function checkIndex(i: DoctorInput): Finding[] {
+  if (i.indexCheck === undefined || i.indexCheck === 'ok') return [];
+  return [finding('error', 'index.damaged', `the index database fails SQLite's integrity check: ${i.indexCheck.slice(0, 200)}`, 'stop serve and restore the CA home from a backup: sipsec ca restore FILE --force')];
+}
+
 /** Every check, errors first. */
 export function diagnose(i: DoctorInput): Finding[] {
-  const all = [...checkNames(i), ...checkClock(i), ...checkExposedSecrets(i), ...checkExpiry(i), ...checkCrl(i), ...checkCaKey(i), ...checkOutTrees(i)];
+  const all = [...checkNames(i), ...checkClock(i), ...checkExposedSecrets(i), ...checkExpiry(i), ...checkCrl(i), ...checkCaKey(i), ...checkOutTrees(i), ...checkIndex(i)];
   return [...all.filter((f) => f.severity === 'error'), ...all.filter((f) => f.severity === 'warning')];
 }
 

@@ -53,7 +53,8 @@ export async function doctorInput(store: CaStore, o: DoctorOptions & { phones?: 
   const transports = new Map(vendors.map((v) => [v.descriptor.id, v.descriptor.transports]));
   return {
     config: store.config,
-    certificates: store.index.certificates,
+    // Right after a change only the names that change touches are checked: the CA, the servers, those phones.
+    certificates: o.phones ? [...store.certsOfKind('ca'), ...store.certsOfKind('server'), ...o.phones.flatMap((p) => store.history(p.name))] : store.index.certificates,
     phones,
     vendorTransports: (id) => transports.get(id) ?? [],
     // Reading the CRL loads an X.509 library: skipped by the checks a change prints at once, which need no CRL.
@@ -65,5 +66,5 @@ export async function doctorInput(store: CaStore, o: DoctorOptions & { phones?: 
 }
 
 export async function runDoctor(store: CaStore, o: DoctorOptions & { out?: readonly string[] } = {}): Promise<Finding[]> {
-  return diagnose(await doctorInput(store, { ...o, outTrees: o.outTrees ?? (await outTrees(store, o.out)) }));
+  return diagnose({ ...(await doctorInput(store, { ...o, outTrees: o.outTrees ?? (await outTrees(store, o.out)) })), indexCheck: store.database.quickCheck() });
 }

@@ -276,6 +276,11 @@ export class CaStore {
     return this.records.phonesOfVendor(vendor);
   }
 
+  /** Every certificate of one kind (the CA or CAs, the servers), oldest first, read by index. */
+  certsOfKind(kind: CertKind): CertEntry[] {
+    return this.records.certsOfKind(kind);
+  }
+
   /** The phones of a vendor with a valid certificate (something to fetch), read by index. */
   livePhoneNames(vendor: string): string[] {
     return this.records.livePhoneNames(vendor);

@@ -86,6 +86,8 @@ test('doctor checks: a clean deployment has no findings; each fault gives exactl
     ['CRL past its next update', (i) => ({ ...i, crlNextUpdate: new Date(NOW.getTime() - DAY) }), ['error:crl.expired']],
     ['no CRL', (i) => ({ ...i, crlNextUpdate: null }), ['error:crl.missing']],
     ['CA key unencrypted', (i) => ({ ...i, config: { ...i.config, encrypted: false } }), ['warning:ca.key_unencrypted']],
+    ['index database damaged', (i) => ({ ...i, indexCheck: '*** in database main *** Tree 4 page 4: btreeInitPage() returns error code 11' }), ['error:index.damaged']],
+    ['index database checked and sound', (i) => ({ ...i, indexCheck: 'ok' }), []],
     ['stale --out tree', (i) => ({ ...i, outTrees: [{ dir: '/srv/tftp', changed: 2, missing: 0, removed: 1 }, { dir: '/srv/ok', changed: 0, missing: 0, removed: 0 }] }), ['warning:out.stale:/srv/tftp']],
   ];
   for (const [what, mutate, expected] of cases) {

@@ -22,8 +22,9 @@
  * identically against both; sipsec's server runs in a child process (its own
  * event loop, as in.tftpd forks its own processes) with the defaults
  * `sipsec serve` uses. Every download is checked byte for byte. Server CPU
- * is read from /proc/<pid>/stat (for in.tftpd including its reaped
- * per-request children), the client's from process.cpuUsage().
+ * is read from /proc/<pid>/stat (for in.tftpd its listening process only:
+ * see machineBusyMs), the client's from process.cpuUsage(), the machine's
+ * from /proc/stat.
  *
  * Options: --runs N (5) --phones P --files F --concurrency C --windowsize W --fw-mib M --storm N
  */

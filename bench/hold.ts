@@ -77,6 +77,8 @@ interface Worker {
   counters: Counters;
   ramped: boolean;
   final: { counters: Counters; latencies: Latencies } | undefined;
+  /** What the worker reported before giving up. */
+  error: string | undefined;
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -217,10 +219,18 @@ function startWorkers(s: Settings, phones: PhoneCreds[], ca: string, port: numbe
     for (let i = k; i < phones.length; i += s.workers) mine.push({ ...phones[i]!, localAddress: s.singleAddress ? '127.0.0.1' : sourceAddress(i) });
     const child = fork(entry, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], detached: true });
     children.push(child);
-    const w: Worker = { child, counters: sumCounters([]), ramped: false, final: undefined };
+    const w: Worker = { child, counters: sumCounters([]), ramped: false, final: undefined, error: undefined };
     child.on('message', (raw: unknown) => {
-      const m = FromWorkerSchema.parse(raw);
-      if (m.type === 'error') throw new Error(`load-generator worker ${k}: ${m.message}`);
+      const parsed = FromWorkerSchema.safeParse(raw);
+      if (!parsed.success) {
+        w.error = `unreadable message: ${parsed.error.message}`;
+        return;
+      }
+      const m = parsed.data;
+      if (m.type === 'error') {
+        w.error = m.message;
+        return;
+      }
       w.counters = m.counters;
       if (m.type === 'ramped') w.ramped = true;
       if (m.type === 'final') w.final = { counters: m.counters, latencies: m.latencies };
@@ -251,13 +261,16 @@ function send(w: Worker, m: ToWorker): void {
   w.child.send(m);
 }
 
-/** Resolves when `done()` holds; rejects when the worker exits first. */
+/** Resolves when `done()` holds; rejects when the worker fails or exits first. */
 function until(w: Worker, done: () => boolean): Promise<void> {
   return new Promise((resolve, reject) => {
     const check = setInterval(() => {
       if (done()) {
         clearInterval(check);
         resolve();
+      } else if (w.error !== undefined) {
+        clearInterval(check);
+        reject(new Error(`load-generator worker ${w.child.pid}: ${w.error}`));
       } else if (w.child.exitCode !== null || w.child.signalCode !== null) {
         clearInterval(check);
         reject(new Error(`load-generator worker ${w.child.pid} exited (${w.child.exitCode ?? w.child.signalCode})`));

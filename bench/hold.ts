@@ -140,11 +140,14 @@ export async function run(args: string[]): Promise<void> {
     let last = new CpuMark(servePid, workers);
     const t0 = performance.now();
     let phase = 'ramp';
+    // Where the hold's keep-alive-only part ends: the first sample that saw a refresh sent.
+    let firstRefresh: CpuMark | undefined;
     const sampler = setInterval(() => {
       const m = memory(servePid);
       if (m) peakRss = Math.max(peakRss, m.rss, m.peakRss);
       const now = new CpuMark(servePid, workers);
       const c = total();
+      if (phase === 'hold' && !firstRefresh && c.refreshesSent > 0) firstRefresh = now;
       const ms = now.at - last.at;
       console.log(`[${String(Math.round((now.at - t0) / 1000)).padStart(4)} s] ${phase.padEnd(4)} open ${fmt(c.open, 0)}/${fmt(s.phones, 0)}  dropped ${c.dropped}  REGISTER 200 ${fmt(c.registersOk, 0)}/${fmt(c.registersSent, 0)}  pongs ${fmt(c.pongs, 0)}/${fmt(c.pingsSent, 0)}  serve RSS ${m ? mb(m.rss) : 'gone'}, CPU ${pct(now.serve - last.serve, ms)}  load gen CPU ${pct(now.load - last.load, ms)}`);
       last = now;
@@ -185,6 +188,7 @@ export async function run(args: string[]): Promise<void> {
       ['ramp: handshakes/s (asked)', `${fmt(handshakeRate)} (${s.rampPerS}) over ${(rampMs / 1000).toFixed(1)} s`],
       ['ramp: serve CPU / load gen CPU', `${pct(rampEnd.serve - rampStart.serve, rampMs)} / ${pct(rampEnd.load - rampStart.load, rampMs)}`],
       ['hold: serve CPU / load gen CPU', `${pct(holdEnd.serve - rampEnd.serve, holdMs)} / ${pct(holdEnd.load - rampEnd.load, holdMs)} over ${(holdMs / 1000).toFixed(0)} s`],
+      ...windowRows(rampEnd, firstRefresh, holdEnd),
       ['serve RSS idle / peak / at the end', `${mb(idle.rss)} / ${mb(peakRss)} / ${mb(atEnd.rss)}`],
       ['serve RSS per held connection', `${fmt((atEnd.rss - idle.rss) / Math.max(1, ramp.established) / 1024)} kB`],
     ]);
@@ -198,6 +202,13 @@ export async function run(args: string[]): Promise<void> {
   } finally {
     await cleanup();
   }
+}
+
+/** The hold split where refreshes began: keep-alives alone, then keep-alives and refreshes. */
+function windowRows(start: CpuMark, split: CpuMark | undefined, end: CpuMark): string[][] {
+  if (!split || split.at - start.at < SAMPLE_MS || end.at - split.at < SAMPLE_MS) return [];
+  const row = (what: string, a: CpuMark, b: CpuMark) => [what, `${pct(b.serve - a.serve, b.at - a.at)} / ${pct(b.load - a.load, b.at - a.at)} over ${((b.at - a.at) / 1000).toFixed(0)} s`];
+  return [row('  keep-alives only (before the first refresh)', start, split), row('  keep-alives and refreshes', split, end)];
 }
 
 /** What one core of serve holds, extrapolated linearly from this run (labelled as such). */
@@ -233,7 +244,10 @@ function startWorkers(s: Settings, phones: PhoneCreds[], ca: string, port: numbe
       }
       w.counters = m.counters;
       if (m.type === 'ramped') w.ramped = true;
-      if (m.type === 'final') w.final = { counters: m.counters, latencies: m.latencies };
+      if (m.type === 'final') {
+        w.final = { counters: m.counters, latencies: m.latencies };
+        child.disconnect();
+      }
     });
     child.on('exit', (code) => {
       if (!w.final) console.error(`load-generator worker ${k} exited (${code}) before its final report`);

@@ -51,8 +51,8 @@ async function stop(): Promise<void> {
   while (Date.now() < end && phones.some((p) => p.awaiting)) await new Promise((r) => setTimeout(r, 100));
   for (const p of phones) p.close();
   clearInterval(progress);
+  // The orchestrator disconnects once it has this (a report of a few MB must not race our exit).
   send({ type: 'final', counters, latencies });
-  process.disconnect?.();
 }
 
 process.on('message', (raw: unknown) => {

@@ -64,6 +64,7 @@ const SERVER_MAX_HANDSHAKES = 256;
 /** 64*T1 (RFC 3261 §17.1.2.2 Timer F): a REGISTER unanswered this long is lost. */
 const ANSWER_TIMEOUT_MS = 32_000;
 const SAMPLE_MS = 5000;
+const IDLE_MS = 5000;
 const RSS_TARGET = 1.5 * 1024 ** 3;
 const MB = 1024 * 1024;
 
@@ -130,9 +131,14 @@ export async function run(args: string[]): Promise<void> {
     const serve = await startServe(built.home, sipPort, serveArgs);
     children.push(serve);
     const servePid = serve.pid!;
+    const listeningMs = performance.now() - t;
+    // Serve's own cost with no phone connected (home polling, sweeps): the baseline of the hold's CPU.
     await new Promise((r) => setTimeout(r, 1000));
+    const idleFrom = { at: performance.now(), cpu: cpuMs(servePid) };
+    await new Promise((r) => setTimeout(r, IDLE_MS));
+    const idleCpu = (cpuMs(servePid) - idleFrom.cpu) / (performance.now() - idleFrom.at);
     const idle = memory(servePid)!;
-    console.log(`sipsec serve pid ${servePid} listening on 127.0.0.1:${sipPort} after ${((performance.now() - t) / 1000).toFixed(1)} s (${['--auth', 'cert', ...serveArgs].join(' ')}); idle RSS ${mb(idle.rss)}`);
+    console.log(`sipsec serve pid ${servePid} listening on 127.0.0.1:${sipPort} after ${(listeningMs / 1000).toFixed(1)} s (${['--auth', 'cert', ...serveArgs].join(' ')}); idle: RSS ${mb(idle.rss)}, CPU ${(idleCpu * 100).toFixed(1)}% over ${IDLE_MS / 1000} s`);
 
     const workers = startWorkers(s, built.phones, built.ca, sipPort, expires, children);
     const total = () => sumCounters(workers.map((w) => w.counters));
@@ -189,6 +195,7 @@ export async function run(args: string[]): Promise<void> {
       ['ramp: serve CPU / load gen CPU', `${pct(rampEnd.serve - rampStart.serve, rampMs)} / ${pct(rampEnd.load - rampStart.load, rampMs)}`],
       ['hold: serve CPU / load gen CPU', `${pct(holdEnd.serve - rampEnd.serve, holdMs)} / ${pct(holdEnd.load - rampEnd.load, holdMs)} over ${(holdMs / 1000).toFixed(0)} s`],
       ...windowRows(rampEnd, firstRefresh, holdEnd),
+      ['serve CPU idle (no phone connected)', `${(idleCpu * 100).toFixed(1)}%`],
       ['serve RSS idle / peak / at the end', `${mb(idle.rss)} / ${mb(peakRss)} / ${mb(atEnd.rss)}`],
       ['serve RSS per held connection', `${fmt((atEnd.rss - idle.rss) / Math.max(1, ramp.established) / 1024)} kB`],
     ]);

@@ -11,6 +11,7 @@ const BENCHES: Record<string, () => Promise<{ run(args: string[]): Promise<void>
   register: () => import('./register.js'),
   echo: () => import('./echo.js'),
   fleet: () => import('./fleet.js'),
+  hold: () => import('./hold.js'),
 };
 
 async function main(): Promise<void> {

@@ -30,16 +30,13 @@
  *          --concurrency K (10) --phones N (10) --only sipsec|kamailio
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import * as net from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { addServer, initCa } from '../src/home/operations.js';
-import { CaStore } from '../src/home/store.js';
-import { addPhones, validatePhone } from '../src/inventory/phones.js';
 import { kamailioConfig } from '../src/pbx/kamailio.js';
+import { freePort, groupCpuMs, stopChild, waitPort } from './lib/proc.js';
 import { fmt, printTable } from './lib/report.js';
+import { buildHome, DOMAIN, startServe } from './register/home.js';
 import { newConnections, persistent, type LoadResult, type LoadTarget } from './register/loadgen.js';
 
 interface Settings {
@@ -71,59 +68,9 @@ function parseArgs(args: string[]): Settings {
   return s;
 }
 
-const noPassphrase = async (): Promise<string | undefined> => undefined;
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-
 function which(bin: string): string | undefined {
   const r = spawnSync('sh', ['-c', `command -v ${bin}`], { encoding: 'utf8' });
   return r.status === 0 && r.stdout.trim() ? r.stdout.trim() : undefined;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
-
-async function waitPort(port: number, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`nothing listens on 127.0.0.1:${port} after ${ms} ms`);
-}
-
-const TICK = 100; // USER_HZ on Linux
-/** utime + stime (ms) of every process whose process group is `pgid`. */
-function groupCpuMs(pgid: number): number {
-  let total = 0;
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    // Fields after the ")" of the command name: state ppid pgrp ... utime(14) stime(15).
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(f[2]) !== pgid) continue;
-    total += ((Number(f[11]) + Number(f[12])) * 1000) / TICK;
-  }
-  return total;
 }
 
 interface Server {
@@ -131,25 +78,6 @@ interface Server {
   port: number;
   child: ChildProcess;
   cpuMs(): number;
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  try {
-    process.kill(-child.pid, 'SIGTERM');
-  } catch {
-    child.kill('SIGTERM');
-  }
-  const t = setTimeout(() => {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {
-      child.kill('SIGKILL');
-    }
-  }, 5000);
-  await exited;
-  clearTimeout(t);
 }
 
 interface Row {
@@ -176,27 +104,14 @@ export async function run(args: string[]): Promise<void> {
   try {
     const sipPort = await freePort();
     const kamPort = await freePort();
-    const home = path.join(dir, 'ca');
-    console.log(`CA with ${s.phones} phones (P-256) in ${home}`);
-    await initCa(home, { org: 'bench', domain: 'pbx.test', cn: 'bench CA', caKey: 'p256', hash: 'sha256', caDays: 30, leafKey: 'p256', leafDays: 30, registrar: { host: '127.0.0.1', port: sipPort }, provisioningUrl: 'https://localhost/', tftpServer: '127.0.0.1', force: false }, undefined);
-    const store = await CaStore.open(home);
-    await addServer(store, { name: 'registrar', dns: ['localhost'], ip: ['127.0.0.1'] }, noPassphrase);
-    const valid = [];
-    for (let i = 0; i < s.phones; i++) valid.push(await validatePhone({ name: `phone${i}`, vendor: 'baresip', ext: String(1000 + i) }, { key: 'p256', days: 30, now: new Date() }));
-    await addPhones(store, valid, noPassphrase);
-    const phones = await Promise.all(
-      store.index.phones.map(async (p) => {
-        const e = store.current(p.name)!;
-        return { user: p.ext ?? p.name, cert: await store.readCertPem(e.serial), key: await store.readKeyPem(e.serial) };
-      }),
-    );
-    const ca = await store.caCertPem();
+    console.log(`CA with ${s.phones} phones (P-256) in ${path.join(dir, 'ca')}`);
+    const { store, phones, ca } = await buildHome(dir, s.phones, sipPort);
 
     const servers: Server[] = [];
     if (s.only !== 'kamailio') {
-      const child = spawn(process.execPath, [path.join(repo, 'bin', 'sipsec'), '--home', home, 'serve', '--json', '--bind', '127.0.0.1', '--tftp-port', 'off', '--https-port', 'off', '--sip-port', String(sipPort), '--diagnostic-port', 'off', '--auth', 'cert', '--max-conn-per-ip', '1000'], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+      // 1,000 per address: the load generator's connections all come from 127.0.0.1.
+      const child = await startServe(store.paths.root, sipPort, ['--max-conn-per-ip', '1000']);
       children.push(child);
-      await waitPort(sipPort, 20_000);
       servers.push({ name: 'sipsec', port: sipPort, child, cpuMs: () => groupCpuMs(child.pid!) });
     }
     if (s.only !== 'sipsec') {
@@ -227,7 +142,7 @@ export async function run(args: string[]): Promise<void> {
     for (let r = 0; r < s.runs; r++) {
       for (const mode of ['persistent', 'new-connection'] as const) {
         for (const srv of servers) {
-          const target: LoadTarget = { host: '127.0.0.1', port: srv.port, ca, domain: 'pbx.test', phones };
+          const target: LoadTarget = { host: '127.0.0.1', port: srv.port, ca, domain: DOMAIN, phones };
           const before = srv.cpuMs();
           const t0 = performance.now();
           const result = mode === 'persistent' ? await persistent(target, s.connections, s.window, ms, 1000) : await newConnections(target, s.concurrency, ms, 1000);

@@ -17,6 +17,7 @@
  * Only 200 OK counts as a registration; anything else is a failure.
  */
 import * as tls from 'node:tls';
+import { registerText, ResponseScanner } from './wire.js';
 
 export interface PhoneCreds {
   user: string;
@@ -41,56 +42,9 @@ export interface LoadResult {
   statuses: Record<string, number>;
 }
 
-const CRLFCRLF = Buffer.from('\r\n\r\n');
-const CL = Buffer.from('Content-Length:');
-
-function registerText(user: string, domain: string, localPort: number, tag: string, seq: number): string {
-  return (
-    `REGISTER sip:${domain} SIP/2.0\r\n` +
-    `Via: SIP/2.0/TLS 127.0.0.1:${localPort};branch=z9hG4bK${tag}x${seq}\r\n` +
-    `Max-Forwards: 70\r\n` +
-    `From: <sip:${user}@${domain}>;tag=${tag}\r\n` +
-    `To: <sip:${user}@${domain}>\r\n` +
-    `Call-ID: ${tag}c${seq}\r\n` +
-    `CSeq: 1 REGISTER\r\n` +
-    `Contact: <sip:${user}@127.0.0.1:${localPort};transport=tls>\r\n` +
-    `Expires: 3600\r\n` +
-    `User-Agent: sipsec-bench\r\n` +
-    `Content-Length: 0\r\n\r\n`
-  );
-}
-
-/** Counts complete responses in a byte stream; returns the status codes seen. */
-class ResponseScanner {
-  #buf: Buffer = Buffer.alloc(0);
-
-  push(chunk: Buffer, onStatus: (status: number) => void): void {
-    let buf = this.#buf.length ? Buffer.concat([this.#buf, chunk]) : chunk;
-    let start = 0;
-    for (;;) {
-      // Skip keep-alive CRLFs between messages.
-      while (start + 1 < buf.length && buf[start] === 0x0d && buf[start + 1] === 0x0a) start += 2;
-      const end = buf.indexOf(CRLFCRLF, start);
-      if (end < 0) break;
-      let body = 0;
-      const cl = buf.indexOf(CL, start);
-      if (cl >= 0 && cl < end) {
-        let i = cl + CL.length;
-        while (buf[i] === 0x20) i++;
-        let n = 0;
-        while (i < end && buf[i]! >= 0x30 && buf[i]! <= 0x39) n = n * 10 + (buf[i++]! - 0x30);
-        body = n;
-      }
-      const total = end + 4 + body;
-      if (total > buf.length) break;
-      // "SIP/2.0 200": the code is at offset 8.
-      const status = (buf[start + 8]! - 0x30) * 100 + (buf[start + 9]! - 0x30) * 10 + (buf[start + 10]! - 0x30);
-      onStatus(status);
-      start = total;
-    }
-    this.#buf = start < buf.length ? Buffer.from(buf.subarray(start)) : Buffer.alloc(0);
-    buf = this.#buf;
-  }
+/** One REGISTER of the throughput runs: a fresh Call-ID each (seq), CSeq 1. */
+function registerOf(user: string, domain: string, localPort: number, tag: string, seq: number): string {
+  return registerText({ user, domain, localAddress: '127.0.0.1', localPort, tag, callId: `${tag}c${seq}`, cseq: 1, branch: `${tag}x${seq}`, expires: 3600 });
 }
 
 function connect(t: LoadTarget, phone: PhoneCreds): Promise<tls.TLSSocket> {
@@ -138,7 +92,7 @@ export async function persistent(t: LoadTarget, connections: number, window: num
       if (stopping) return;
       let text = '';
       while (inflight < window) {
-        text += registerText(phone.user, t.domain, localPort, tag, ++seq);
+        text += registerOf(phone.user, t.domain, localPort, tag, ++seq);
         inflight++;
       }
       if (text) s.write(text);
@@ -206,7 +160,7 @@ export async function newConnections(t: LoadTarget, concurrency: number, ms: num
         s.destroy();
         resolve();
       };
-      s.once('secureConnect', () => s.write(registerText(phone.user, t.domain, s.localPort ?? 0, `n${worker}x${counter}`, counter)));
+      s.once('secureConnect', () => s.write(registerOf(phone.user, t.domain, s.localPort ?? 0, `n${worker}x${counter}`, counter)));
       s.on('data', (chunk: Buffer) => scanner.push(chunk, (status) => status >= 200 && finish(status)));
       s.on('error', () => finish(0));
       s.on('close', () => finish(0));

@@ -155,8 +155,13 @@ export class Records {
     return this.db.certBySerial(serial);
   }
 
+  /** Kept until the next change: serve asks on every handshake and four times a second. */
+  private overlapList: CertEntry[] | undefined;
+
   overlapCerts(): CertEntry[] {
-    return this.certs ? this.allCerts().filter((c) => c.status === 'valid' && c.supersededBy !== undefined) : this.db.overlapCerts();
+    if (!this.certs) return this.db.overlapCerts();
+    this.overlapList ??= this.allCerts().filter((c) => c.status === 'valid' && c.supersededBy !== undefined);
+    return this.overlapList;
   }
 
   certsOfKind(kind: CertEntry['kind']): CertEntry[] {
@@ -187,6 +192,7 @@ export class Records {
   }
 
   private changed(): void {
+    this.overlapList = undefined;
     this.phoneList = undefined;
     this.certList = undefined;
     this.byName = undefined;

@@ -18,7 +18,7 @@ import { SipsecError } from '../core/errors.js';
 import type { LockoutOptions } from '../auth/lockout.js';
 import { acquireServeLock } from '../home/serve-lock.js';
 import { pemBlocks } from '../pki/pem.js';
-import { pendingSupersedes, settleSupersedes, type Evidence } from '../home/supersede.js';
+import { settleSupersedes, type Evidence } from '../home/supersede.js';
 
 /** The CRLs in crl.pem (one per trusted CA during a rotation), as node:tls wants them: one PEM each. */
 export function crlList(text: string): string[] | undefined {
@@ -393,7 +393,7 @@ async function startServeLocked(o: ServeOptions): Promise<RunningServe> {
   };
   const offEvidence = bus.on((ev) => {
     if (ev.event !== 'tls.handshake' && ev.event !== 'provision.fetch') return;
-    const pending = pendingSupersedes(store.index);
+    const pending = store.overlapCerts();
     if (pending.length === 0) return;
     const relevant =
       ev.event === 'tls.handshake'
@@ -404,7 +404,7 @@ async function startServeLocked(o: ServeOptions): Promise<RunningServe> {
     void settle();
   });
   closers.push(async () => offEvidence());
-  const graceDue = () => pendingSupersedes(store.index).some((p) => p.graceUntil !== undefined && Date.parse(p.graceUntil) <= store.clock().getTime());
+  const graceDue = () => store.overlapCerts().some((p) => p.graceUntil !== undefined && Date.parse(p.graceUntil) <= store.clock().getTime());
 
 
   // Follow the CA home: phones added or removed, certificates renewed or revoked.

@@ -181,7 +181,14 @@ export async function restoreHome(file: string, home: string, opts: { force?: bo
       } else {
         await fs.rm(paths.root, { recursive: true, force: true });
       }
-      await fs.rename(staging, paths.root);
+      try {
+        await fs.rename(staging, paths.root);
+      } catch (e) {
+        // Put the old home back rather than leave none.
+        if (replaced) await fs.rename(replaced, paths.root).catch(() => undefined);
+        replaced = undefined;
+        throw e;
+      }
       await fs.chmod(paths.root, 0o700);
       await fsyncDir(parent);
     });

@@ -1,5 +1,6 @@
 import { SipsecError } from '../core/errors.js';
 import type { IndexDb, Meta, RowChanges } from './db.js';
+import type { z } from 'zod';
 import { CertEntrySchema, PhoneSchema, type CertEntry, type Index, type Phone } from './schema.js';
 
 /**
@@ -244,23 +245,98 @@ export class Records {
   }
 
   private applyRows(rows: RowChanges): void {
-    if (this.phones) {
-      for (const [name, p] of rows.phones) {
-        if (p === null) this.phones.delete(name);
-        else this.phones.set(name, { value: p, text: JSON.stringify(p) });
-      }
-    }
-    if (this.certs) {
-      for (const [serial, e] of rows.certs) {
-        if (e === null) this.certs.delete(serial);
-        else this.certs.set(serial, { value: e, text: JSON.stringify(e) });
-      }
-    }
+    if (this.phones) applyTo(this.phones, rows.phones);
+    if (this.certs) applyTo(this.certs, rows.certs);
     this.changed();
   }
 
   draft(): IndexDraft {
     return new IndexDraft(this.db, this.meta, this.phoneTexts(), this.certTexts());
+  }
+}
+
+/**
+ * One list of records inside a draft: the whole list, read when first
+ * touched (from the texts the reader already holds, else the database),
+ * or single-record edits kept aside until then. `changes()` compares each
+ * record with the row it was read from.
+ */
+class DraftList<T> {
+  arr: T[] | undefined;
+  private base: Map<string, string> | undefined;
+  /** Single-record changes made without reading the whole list (null: deleted). */
+  readonly edits = new Map<string, T | null>();
+
+  constructor(
+    private readonly key: (t: T) => string,
+    private readonly load: () => Map<string, string>,
+    private readonly texts: Map<string, string> | undefined,
+    private readonly schema: z.ZodType<T>,
+    private readonly what: string,
+  ) {}
+
+  whole(): T[] {
+    if (!this.arr) {
+      this.base = this.texts ?? this.load();
+      const arr = [...this.base.values()].map((t) => JSON.parse(t) as T);
+      for (const [k, v] of this.edits) {
+        const i = arr.findIndex((x) => this.key(x) === k);
+        if (v === null) {
+          if (i >= 0) arr.splice(i, 1);
+        } else if (i >= 0) arr[i] = v;
+        else arr.push(v);
+      }
+      this.edits.clear();
+      this.arr = arr;
+    }
+    return this.arr;
+  }
+
+  replace(v: T[]): void {
+    this.whole();
+    this.arr = v;
+  }
+
+  put(v: T): void {
+    if (!this.arr) {
+      this.edits.set(this.key(v), v);
+      return;
+    }
+    const i = this.arr.findIndex((x) => this.key(x) === this.key(v));
+    if (i >= 0) this.arr[i] = v;
+    else this.arr.push(v);
+  }
+
+  delete(k: string): void {
+    if (this.arr) this.arr = this.arr.filter((x) => this.key(x) !== k);
+    else this.edits.set(k, null);
+  }
+
+  /** Records as read from the database, with this draft's single-record edits laid over them. */
+  overlay(rows: T[], keep: (t: T) => boolean = () => true): T[] {
+    const merged = new Map(rows.map((r) => [this.key(r), r]));
+    for (const [k, v] of this.edits) {
+      if (v === null) merged.delete(k);
+      else if (keep(v) || merged.has(k)) merged.set(k, v);
+    }
+    return [...merged.values()].filter(keep);
+  }
+
+  changes(): Map<string, T | null> {
+    const out = new Map<string, T | null>();
+    if (!this.arr) {
+      for (const [k, v] of this.edits) out.set(k, v === null ? null : this.schema.parse(v));
+      return out;
+    }
+    const seen = new Set<string>();
+    for (const v of this.arr) {
+      const k = this.key(v);
+      if (seen.has(k)) throw new SipsecError('INTERNAL', `two ${this.what} ${k} in one change (this is a bug in sipsec)`);
+      seen.add(k);
+      if (this.base!.get(k) !== JSON.stringify(v)) out.set(k, this.schema.parse(v));
+    }
+    for (const k of this.base!.keys()) if (!seen.has(k)) out.set(k, null);
+    return out;
   }
 }
 
@@ -278,162 +354,82 @@ export class IndexDraft implements Index {
   transition?: Index['transition'];
   declare phones: Phone[];
   declare certificates: CertEntry[];
-  private phoneArr: Phone[] | undefined;
-  private certArr: CertEntry[] | undefined;
-  private phoneBase: Map<string, string> | undefined;
-  private certBase: Map<string, string> | undefined;
-  /** Single-record changes made without reading the whole list. */
-  private readonly phoneEdits = new Map<string, Phone | null>();
-  private readonly certEdits = new Map<string, CertEntry | null>();
+  private readonly phoneList: DraftList<Phone>;
+  private readonly certList: DraftList<CertEntry>;
   private readonly baseMeta: string;
 
   constructor(
     private readonly db: IndexDb,
     meta: Meta,
-    private phoneTexts: Map<string, string> | undefined,
-    private certTexts: Map<string, string> | undefined,
+    phoneTexts: Map<string, string> | undefined,
+    certTexts: Map<string, string> | undefined,
   ) {
     this.crlNumber = meta.crlNumber;
     if (meta.transition) this.transition = structuredClone(meta.transition);
     this.baseMeta = JSON.stringify([meta.crlNumber, meta.transition ?? null]);
-    Object.defineProperty(this, 'phones', {
-      enumerable: true,
-      get: () => this.wholePhones(),
-      set: (v: Phone[]) => {
-        this.wholePhones();
-        this.phoneArr = v;
-      },
-    });
-    Object.defineProperty(this, 'certificates', {
-      enumerable: true,
-      get: () => this.wholeCerts(),
-      set: (v: CertEntry[]) => {
-        this.wholeCerts();
-        this.certArr = v;
-      },
-    });
-  }
-
-  private wholePhones(): Phone[] {
-    if (!this.phoneArr) {
-      const base = this.phoneTexts ?? new Map(this.db.allPhones().map((r) => [r.phone.name, r.text]));
-      this.phoneBase = base;
-      const arr = [...base.values()].map((t) => JSON.parse(t) as Phone);
-      for (const [name, p] of this.phoneEdits) {
-        const i = arr.findIndex((x) => x.name === name);
-        if (p === null) {
-          if (i >= 0) arr.splice(i, 1);
-        } else if (i >= 0) arr[i] = p;
-        else arr.push(p);
-      }
-      this.phoneEdits.clear();
-      this.phoneArr = arr;
+    this.phoneList = new DraftList<Phone>((p) => p.name, () => new Map(db.allPhones().map((r) => [r.phone.name, r.text])), phoneTexts, PhoneSchema, 'phones named');
+    this.certList = new DraftList<CertEntry>((c) => c.serial, () => new Map(db.allCerts().map((r) => [r.cert.serial, r.text])), certTexts, CertEntrySchema, 'certificates with serial');
+    for (const [prop, list] of [['phones', this.phoneList], ['certificates', this.certList]] as const) {
+      Object.defineProperty(this, prop, { enumerable: true, get: () => list.whole(), set: (v: never[]) => list.replace(v) });
     }
-    return this.phoneArr;
-  }
-
-  private wholeCerts(): CertEntry[] {
-    if (!this.certArr) {
-      const base = this.certTexts ?? new Map(this.db.allCerts().map((r) => [r.cert.serial, r.text]));
-      this.certBase = base;
-      const arr = [...base.values()].map((t) => JSON.parse(t) as CertEntry);
-      for (const [serial, e] of this.certEdits) {
-        const i = arr.findIndex((x) => x.serial === serial);
-        if (e === null) {
-          if (i >= 0) arr.splice(i, 1);
-        } else if (i >= 0) arr[i] = e;
-        else arr.push(e);
-      }
-      this.certEdits.clear();
-      this.certArr = arr;
-    }
-    return this.certArr;
   }
 
   // --- single records (a copy: change it, then put it back) -----------------
 
   phone(name: string): Phone | undefined {
-    if (this.phoneArr) return this.phoneArr.find((p) => p.name === name);
-    if (this.phoneEdits.has(name)) return this.phoneEdits.get(name) ?? undefined;
+    const list = this.phoneList;
+    if (list.arr) return list.arr.find((p) => p.name === name);
+    if (list.edits.has(name)) return list.edits.get(name) ?? undefined;
     return this.db.phone(name);
   }
 
   putPhone(p: Phone): void {
-    if (this.phoneArr) {
-      const i = this.phoneArr.findIndex((x) => x.name === p.name);
-      if (i >= 0) this.phoneArr[i] = p;
-      else this.phoneArr.push(p);
-    } else this.phoneEdits.set(p.name, p);
+    this.phoneList.put(p);
   }
 
   deletePhone(name: string): void {
-    if (this.phoneArr) this.phoneArr = this.phoneArr.filter((p) => p.name !== name);
-    else this.phoneEdits.set(name, null);
+    this.phoneList.delete(name);
   }
 
   /** A name's certificates, oldest first. */
   certsOf(name: string): CertEntry[] {
-    if (this.certArr) return this.certArr.filter((c) => c.name === name);
-    const out = this.db.certsOf(name).map((c) => (this.certEdits.has(c.serial) ? this.certEdits.get(c.serial) : c)).filter((c): c is CertEntry => c !== null && c !== undefined && c.name === name);
-    for (const e of this.certEdits.values()) if (e && e.name === name && !out.some((c) => c.serial === e.serial)) out.push(e);
-    return out;
+    const list = this.certList;
+    if (list.arr) return list.arr.filter((c) => c.name === name);
+    return list.overlay(this.db.certsOf(name), (c) => c.name === name);
   }
 
   cert(serial: string): CertEntry | undefined {
     const n = norm(serial);
-    if (this.certArr) return this.certArr.find((c) => norm(c.serial) === n);
-    for (const [s, e] of this.certEdits) if (norm(s) === n) return e ?? undefined;
+    const list = this.certList;
+    if (list.arr) return list.arr.find((c) => norm(c.serial) === n);
+    for (const [s, e] of list.edits) if (norm(s) === n) return e ?? undefined;
     return this.db.certBySerial(serial);
   }
 
   putCert(e: CertEntry): void {
-    if (this.certArr) {
-      const i = this.certArr.findIndex((x) => x.serial === e.serial);
-      if (i >= 0) this.certArr[i] = e;
-      else this.certArr.push(e);
-    } else this.certEdits.set(e.serial, e);
+    this.certList.put(e);
   }
 
   /** The records a batch could clash with, as this draft stands. */
   relevantTo(keys: BatchKeys): Relevant {
-    if (this.phoneArr && this.certArr) return { phones: this.phoneArr, certificates: this.certArr };
     const lnames = [...new Set(keys.names.map((n) => n.toLowerCase()))];
-    const phones = this.phoneArr ?? this.db.phonesMatching({ lnames, macs: keys.macs, sipusers: keys.sipusers, ips: keys.ips ?? [] });
-    const merged = new Map(phones.map((p) => [p.name, p]));
-    for (const [name, p] of this.phoneEdits) {
-      if (p === null) merged.delete(name);
-      else merged.set(name, p);
-    }
-    const certificates = this.certArr ?? lnames.flatMap((n) => this.db.validCertsNamed(n)).map((c) => (this.certEdits.has(c.serial) ? this.certEdits.get(c.serial) : c)).filter((c): c is CertEntry => !!c);
-    if (!this.certArr) for (const e of this.certEdits.values()) if (e && !certificates.some((c) => c.serial === e.serial)) certificates.push(e);
-    return { phones: [...merged.values()], certificates };
+    const phones = this.phoneList.arr ?? this.phoneList.overlay(this.db.phonesMatching({ lnames, macs: keys.macs, sipusers: keys.sipusers, ips: keys.ips ?? [] }));
+    const certificates = this.certList.arr ?? this.certList.overlay(lnames.flatMap((n) => this.db.validCertsNamed(n)));
+    return { phones, certificates };
   }
 
   /** The rows to write: each changed record validated; unchanged ones left alone. */
   changes(): RowChanges {
-    const phones = new Map<string, Phone | null>();
-    const certs = new Map<string, CertEntry | null>();
-    if (this.phoneArr) {
-      const seen = new Set<string>();
-      for (const p of this.phoneArr) {
-        if (seen.has(p.name)) throw new SipsecError('INTERNAL', `two phones named ${p.name} in one change (this is a bug in sipsec)`);
-        seen.add(p.name);
-        if (this.phoneBase!.get(p.name) !== JSON.stringify(p)) phones.set(p.name, PhoneSchema.parse(p));
-      }
-      for (const name of this.phoneBase!.keys()) if (!seen.has(name)) phones.set(name, null);
-    } else for (const [name, p] of this.phoneEdits) phones.set(name, p === null ? null : PhoneSchema.parse(p));
-    if (this.certArr) {
-      const seen = new Set<string>();
-      for (const e of this.certArr) {
-        if (seen.has(e.serial)) throw new SipsecError('INTERNAL', `two certificates with serial ${e.serial} in one change (this is a bug in sipsec)`);
-        seen.add(e.serial);
-        if (this.certBase!.get(e.serial) !== JSON.stringify(e)) certs.set(e.serial, CertEntrySchema.parse(e));
-      }
-      for (const serial of this.certBase!.keys()) if (!seen.has(serial)) certs.set(serial, null);
-    } else for (const [serial, e] of this.certEdits) certs.set(serial, e === null ? null : CertEntrySchema.parse(e));
-    const out: RowChanges = { phones, certs };
+    const out: RowChanges = { phones: this.phoneList.changes(), certs: this.certList.changes() };
     if (JSON.stringify([this.crlNumber, this.transition ?? null]) !== this.baseMeta) out.meta = { crlNumber: this.crlNumber, transition: this.transition };
     return out;
+  }
+}
+
+function applyTo<T>(held: Map<string, Held<T>>, rows: Map<string, T | null>): void {
+  for (const [k, v] of rows) {
+    if (v === null) held.delete(k);
+    else held.set(k, { value: v, text: JSON.stringify(v) });
   }
 }
 

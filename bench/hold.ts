@@ -24,12 +24,11 @@
  *          --ramp-per-s R (100) --workers K (cores) --single-address
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { cpuMs, freePort, memory, stopChild } from './lib/proc.js';
+import { cpuMs, freePort, memory, scratch } from './lib/proc.js';
 import { fmt, printTable } from './lib/report.js';
 import { buildHome, DOMAIN, startServe } from './register/home.js';
 import { FromWorkerSchema, sumCounters, type Counters, type HeldPhoneCreds, type Latencies, type ToWorker } from './hold/protocol.js';
@@ -110,13 +109,7 @@ class CpuMark {
 export async function run(args: string[]): Promise<void> {
   const s = parseArgs(args);
   const expires = s.expires ?? Math.max(600, 2 * s.refresh);
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'sipsec-bench-hold-'));
-  const children: ChildProcess[] = [];
-  const cleanup = async () => {
-    for (const c of children) await stopChild(c);
-    rmSync(dir, { recursive: true, force: true });
-  };
-  process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  const { dir, children, cleanup } = scratch('sipsec-bench-hold-');
   try {
     const sipPort = await freePort();
     console.log(`hold: ${fmt(s.phones, 0)} phones, one mutual-TLS connection each, keep-alive every ${s.keepalive} s, re-REGISTER every ${s.refresh} s (Expires ${expires}), ramp ${s.rampPerS}/s, held ${s.minutes} min; ${s.workers} load-generator workers; ${s.singleAddress ? 'all from 127.0.0.1' : 'one loopback address per phone (127.1.x.y)'}`);
@@ -224,7 +217,9 @@ function singleCore(s: Settings, held: number, handshakeRate: number, rampCpu: n
   const perConn = (endRss - idleRss) / held;
   console.log(`\nsingle core (extrapolated from this run, linear; serve is one node process, one JS thread):`);
   console.log(`  held: serve spent ${(holdCpu * 100).toFixed(1)}% of a core on ${fmt(held, 0)} phones (${perPhoneUs.toFixed(1)} µs of CPU per phone per second at keep-alive ${s.keepalive} s, refresh ${s.refresh} s): one core would hold ~${fmt(held / holdCpu, 0)} by CPU`);
-  console.log(`  memory: ${fmt(perConn / 1024)} kB per held connection: 1.5 GB holds ~${fmt((RSS_TARGET - idleRss) / perConn, 0)} by RSS`);
+  // A few phones move RSS less than the GC does: no per-connection figure to extrapolate from.
+  if (perConn > 0) console.log(`  memory: ${fmt(perConn / 1024)} kB per held connection: 1.5 GB holds ~${fmt((RSS_TARGET - idleRss) / perConn, 0)} by RSS`);
+  else console.log(`  memory: RSS did not grow with ${fmt(held, 0)} phones (GC noise is larger); hold more phones for a per-connection figure`);
   console.log(`  handshakes: ${fmt(handshakeRate)}/s at ${(rampCpu * 100).toFixed(0)}% of serve's core during the ramp (each with its first REGISTER): ~${fmt(handshakeRate / rampCpu, 0)}/s at 100%, so ${fmt(held, 0)} phones reconnecting at once (serve restart) take ~${fmt(held / (handshakeRate / rampCpu), 0)} s`);
   console.log(`  all cores: the same as one today (one serve process; a second core only runs its GC and thread-pool work)`);
 }

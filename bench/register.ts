@@ -30,11 +30,10 @@
  *          --concurrency K (10) --phones N (10) --only sipsec|kamailio
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import * as os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { kamailioConfig } from '../src/pbx/kamailio.js';
-import { freePort, groupCpuMs, stopChild, waitPort } from './lib/proc.js';
+import { freePort, groupCpuMs, scratch, waitPort } from './lib/proc.js';
 import { fmt, printTable } from './lib/report.js';
 import { buildHome, DOMAIN, startServe } from './register/home.js';
 import { newConnections, persistent, type LoadResult, type LoadTarget } from './register/loadgen.js';
@@ -94,13 +93,7 @@ function median(xs: number[]): number {
 
 export async function run(args: string[]): Promise<void> {
   const s = parseArgs(args);
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'sipsec-bench-reg-'));
-  const children: ChildProcess[] = [];
-  const cleanup = async () => {
-    for (const c of children) await stopChild(c);
-    rmSync(dir, { recursive: true, force: true });
-  };
-  process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  const { dir, children, cleanup } = scratch('sipsec-bench-reg-');
   try {
     const sipPort = await freePort();
     const kamPort = await freePort();

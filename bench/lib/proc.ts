@@ -3,7 +3,9 @@
  * and stops its children: CPU time, resident memory, free loopback ports.
  */
 import type { ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as net from 'node:net';
 
 const TICK = 100; // USER_HZ on Linux
@@ -101,4 +103,19 @@ export async function stopChild(child: ChildProcess): Promise<void> {
   }, 5000);
   await exited;
   clearTimeout(t);
+}
+
+/**
+ * A bench's scratch folder and the children it starts: `cleanup` stops them
+ * and removes the folder, and Ctrl-C does the same before exiting.
+ */
+export function scratch(prefix: string): { dir: string; children: ChildProcess[]; cleanup: () => Promise<void> } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  const children: ChildProcess[] = [];
+  const cleanup = async () => {
+    for (const c of children) await stopChild(c);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  return { dir, children, cleanup };
 }

@@ -2,11 +2,18 @@ import type { Command } from 'commander';
 import { SipsecError } from '../core/errors.js';
 import { CaStore, type PassphraseSource } from '../home/store.js';
 import { defaultHome } from '../home/paths.js';
+import { storeFromEnv } from '../home/store-spec.js';
 import { readSecretFile } from '../home/operations.js';
 import { askPassword, interactive } from './prompt.js';
 
 export interface GlobalOpts {
   home?: string;
+  store?: string;
+}
+
+/** The store given for this command: --store, else SIPSEC_STORE (a bound home keeps its own). */
+export function storeOf(cmd: Command): string | undefined {
+  return cmd.optsWithGlobals<GlobalOpts>().store ?? storeFromEnv();
 }
 
 export function homeOf(cmd: Command): string {
@@ -20,7 +27,7 @@ export function homeOf(cmd: Command): string {
  * certificate never outlives its grace period by more than the next command.
  */
 export async function openStore(cmd: Command): Promise<CaStore> {
-  const store = await CaStore.open(homeOf(cmd));
+  const store = await CaStore.open(homeOf(cmd), { store: storeOf(cmd) });
   if (store.overlapCerts().length > 0) {
     const { sweepSupersedes } = await import('../home/supersede.js');
     try {

@@ -27,6 +27,7 @@ export function buildProgram(): Command {
   const program = new Command('sipsec')
     .description('SIP phones on TLS + SRTP: a CA, per-vendor provisioning, TFTP/HTTPS boot server, and a registrar with an SRTP echo that proves it works')
     .option('--home <dir>', 'CA home directory (default: $SIPSEC_HOME or ./ca)')
+    .option('--store <url>', 'where the index lives: sqlite (in the home, the default) or postgres://... shared by several machines (default: $SIPSEC_STORE); a home remembers its store')
     .configureHelp({ sortSubcommands: false })
     .addHelpText(
       'after',

@@ -28,6 +28,7 @@ export type ErrorCode =
   | 'FOREIGN_FILES'
   | 'NOT_WRITABLE'
   | 'ALREADY_RUNNING'
+  | 'STORE_UNREACHABLE'
   | 'INTERNAL';
 
 /**

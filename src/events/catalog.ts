@@ -50,6 +50,9 @@ const serveStart = event('serve.start', {
   serverCert: z.string(),
   keyWindowMs: z.number(),
   routes: z.number(),
+  /** A shared (PostgreSQL) store: this instance's name, and the store (URL without password). */
+  instance: z.string().optional(),
+  store: z.string().optional(),
 });
 const serveStop = event('serve.stop', {});
 const serveReload = event('serve.reload', {
@@ -59,7 +62,7 @@ const serveReload = event('serve.reload', {
   /** Serials of the CAs trusted now: two during a CA rotation. */
   trustedCas: z.array(z.string()).optional(),
 });
-const serveError = event('serve.error', { reason: z.string(), code: codes('serve.reload_failed', 'serve.server_cert', 'serve.supersede_failed', 'sip.handler_failed', 'sip.extension_failed') });
+const serveError = event('serve.error', { reason: z.string(), code: codes('serve.reload_failed', 'serve.store_failed', 'serve.server_cert', 'serve.supersede_failed', 'sip.handler_failed', 'sip.extension_failed') });
 const serveNotice = event('serve.notice', { note: z.string(), code: codes('sip.diagnostic_unavailable').optional() });
 const serveCertificate = event('serve.certificate', {
   name: z.string(),

@@ -116,6 +116,7 @@ export const FAILURE_CODES = {
   'tftp.bad_packet': 'TFTP: a datagram on the server port that is not a request',
   // serve itself
   'serve.reload_failed': 're-reading the CA home failed; serve keeps the previous state',
+  'serve.store_failed': 'the shared PostgreSQL store: the listening connection, the heartbeat or publishing registrations failed; serve goes on, retrying',
   // phone resync (NOTIFY over the phone's own flow)
   'resync.not_registered': 'the phone has no registration on this serve: nothing to send the NOTIFY over',
   'resync.refused': 'the phone answered the resync NOTIFY with an error status',

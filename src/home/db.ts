@@ -54,7 +54,7 @@ CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind 
 `;
 
 /** Change-log rows kept; a follower further behind than this reloads everything. */
-const KEEP_CHANGES = 200_000;
+export const KEEP_CHANGES = 200_000;
 
 export type ChangeKind = 'phone' | 'cert' | 'meta' | 'config';
 
@@ -71,6 +71,47 @@ export interface RowChanges {
   meta?: { crlNumber: number; transition: Index['transition'] | undefined };
   /** Extra change-log rows (e.g. `config` after config.json changed). */
   notes?: Array<{ kind: ChangeKind; key: string }>;
+  /** Files other machines need (a shared store): written in the same transaction. */
+  files?: SharedFile[];
+}
+
+/** A file of the home kept in a shared store, by its path relative to the home. */
+export interface SharedFile {
+  path: string;
+  mode: number;
+  data: Buffer;
+}
+
+/**
+ * What the store reads and writes, whichever database holds it: SQLite in
+ * the home (IndexDb) or PostgreSQL (pg/pg-db.ts). Every call is
+ * synchronous: one commit is one call, with no event-loop turn inside.
+ */
+export interface IndexBackend {
+  readonly kind: 'sqlite' | 'postgres';
+  /** The file, or the redacted URL: for messages. */
+  readonly file: string;
+  close(): void;
+  meta(): Meta;
+  allPhones(): Array<{ text: string; phone: Phone }>;
+  allCerts(): Array<{ text: string; cert: CertEntry }>;
+  phoneCount(): number;
+  phone(name: string): Phone | undefined;
+  phonesMatching(q: { lnames?: string[]; macs?: string[]; sipusers?: string[]; ips?: string[] }): Phone[];
+  phonesOfVendor(vendor: string): Phone[];
+  livePhoneNames(vendor: string): string[];
+  certsOf(name: string): CertEntry[];
+  certBySerial(serial: string): CertEntry | undefined;
+  overlapCerts(): CertEntry[];
+  revokedCerts(): CertEntry[];
+  certsOfKind(kind: string): CertEntry[];
+  validCertsNamed(lname: string): CertEntry[];
+  lastSeq(): number;
+  changesSince(seq: number): Change[] | undefined;
+  commit(c: RowChanges, at: Date): number;
+  /** A consistent copy as a SQLite database file (what `ca backup` archives). */
+  copyTo(file: string): void;
+  quickCheck(): string;
 }
 
 export interface Meta {
@@ -79,11 +120,11 @@ export interface Meta {
 }
 
 /** Serials compare as numbers: lower-case hex without leading zeros. */
-function norm(serial: string): string {
+export function norm(serial: string): string {
   return serial.toLowerCase().replace(/^0+/, '');
 }
 
-function parseRow<T>(text: string, what: string): T {
+export function parseRow<T>(text: string, what: string): T {
   try {
     return JSON.parse(text) as T;
   } catch (e) {
@@ -93,7 +134,8 @@ function parseRow<T>(text: string, what: string): T {
 
 type Row = { data: string };
 
-export class IndexDb {
+export class IndexDb implements IndexBackend {
+  readonly kind = 'sqlite' as const;
   readonly file: string;
   private readonly db: Database.Database;
   private readonly st: ReturnType<typeof statements>;

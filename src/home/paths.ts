@@ -13,6 +13,10 @@ export function homePaths(home: string) {
     config: path.join(root, 'config.json'),
     /** The certificate index and inventory (SQLite). */
     db: path.join(root, 'sipsec.db'),
+    /** Which store holds the index when it is not sipsec.db (a PostgreSQL URL), see store-spec.ts. */
+    storeBinding: path.join(root, 'store.json'),
+    /** How far this home's copies of the shared files (PostgreSQL mode) are up to date. */
+    storeFiles: path.join(root, 'store-files.json'),
     /** Where the index lived before the database: read once to migrate, then kept as `index.json.pre-db`. */
     index: path.join(root, 'index.json'),
     indexBackup: path.join(root, 'index.json.pre-db'),
@@ -47,6 +51,8 @@ export const HOME_ENTRIES: ReadonlySet<string> = new Set([
   'sipsec.db',
   'sipsec.db-wal',
   'sipsec.db-shm',
+  'store.json',
+  'store-files.json',
   'ca.crt',
   'crl.pem',
   'certs',

@@ -1,5 +1,5 @@
 import { SipsecError } from '../core/errors.js';
-import type { IndexDb, Meta, RowChanges } from './db.js';
+import type { IndexBackend as IndexDb, Meta, RowChanges } from './db.js';
 import type { z } from 'zod';
 import { CertEntrySchema, PhoneSchema, type CertEntry, type Index, type Phone } from './schema.js';
 

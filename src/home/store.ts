@@ -8,7 +8,10 @@ import { X509Certificate } from 'node:crypto';
 import { homePaths, HOME_ENTRIES, isScratchEntry, type HomePaths } from './paths.js';
 import { assertWritable, isDenied, notReadable, notWritable } from './writable.js';
 import { ConfigSchema, type CertEntry, type CertKind, type Config, type Index, type Phone } from './schema.js';
-import { IndexDb, type RowChanges } from './db.js';
+import { IndexDb, type IndexBackend, type RowChanges } from './db.js';
+import { PgIndexDb } from './pg/pg-db.js';
+import { SharedFiles } from './pg/shared-files.js';
+import { parseStoreSpec, resolveStore, storeFromEnv, writeBinding, type StoreSpec } from './store-spec.js';
 import { IndexDraft, Records, batchKeys, isEmpty, type Relevant } from './records.js';
 import { migrateJsonIndex, openIndexDb } from './migrate.js';
 import { readJson } from './read-json.js';
@@ -25,6 +28,11 @@ export type PassphraseSource = () => Promise<string | undefined>;
 export interface StoreOptions {
   /** Injectable clock: certificate validity and revocation dates. */
   now?: () => Date;
+  /**
+   * The store: `sqlite` (default) or a postgres:// URL (store-spec.ts). A
+   * home bound to a store keeps it; giving another is refused.
+   */
+  store?: string | undefined;
 }
 
 export interface InitParams {
@@ -63,6 +71,10 @@ const DAY = 86_400_000;
 const BACKDATE = 3_600_000;
 
 /** Serials compare as numbers: lower-case hex without leading zeros. */
+function parseStore(text: string | undefined, home: string): StoreSpec {
+  return parseStoreSpec(text ?? '', home);
+}
+
 export function normSerial(serial: string): string {
   return serial.toLowerCase().replace(/^0+/, '');
 }
@@ -114,8 +126,10 @@ function listNames(names: string[]): string {
 export class CaStore {
   readonly paths: HomePaths;
   private cfg: Config;
-  private readonly db: IndexDb;
+  private readonly db: IndexBackend;
   private readonly records: Records;
+  /** PostgreSQL mode: the home's files that live in the store too. */
+  private readonly shared: SharedFiles | undefined;
   private readonly now: () => Date;
   private caCert: X509Certificate | undefined;
   private cachedSigner: Signer | undefined;
@@ -123,10 +137,11 @@ export class CaStore {
   private cachedOldSigner: Signer | undefined;
   private passphrase: PassphraseSource | undefined;
 
-  private constructor(paths: HomePaths, cfg: Config, db: IndexDb, opts: StoreOptions) {
+  private constructor(paths: HomePaths, cfg: Config, db: IndexBackend, opts: StoreOptions, shared?: SharedFiles) {
     this.paths = paths;
     this.cfg = cfg;
     this.db = db;
+    this.shared = shared;
     this.records = new Records(db);
     this.now = opts.now ?? (() => new Date());
   }
@@ -142,10 +157,49 @@ export class CaStore {
 
   static async open(home: string, opts: StoreOptions = {}): Promise<CaStore> {
     const paths = homePaths(home);
+    const { spec, text, bound } = await resolveStore(paths, opts.store);
+    if (spec.kind === 'postgres') return CaStore.openShared(paths, spec, text, bound, opts);
     const cfg = await readJson(paths.config, ConfigSchema, 'config');
     // A home written before the database: moved into it once, index.json kept as the backup.
     await migrateJsonIndex(paths);
     return new CaStore(paths, cfg, await openIndexDb(paths), opts);
+  }
+
+  /**
+   * A home whose index is in PostgreSQL. The first time on a machine it
+   * attaches: the folder is created, every shared file is copied from the
+   * store, and the home is bound to it. Each open then brings the copies
+   * up to date.
+   */
+  private static async openShared(paths: HomePaths, spec: Extract<StoreSpec, { kind: 'postgres' }>, text: string, bound: boolean, opts: StoreOptions): Promise<CaStore> {
+    if (!bound) {
+      for (const own of [paths.db, paths.index]) {
+        if (await fs.access(own).then(() => true, () => false)) {
+          throw new SipsecError('BAD_INPUT', `the CA home ${paths.root} keeps its own index (${path.basename(own)}); it cannot also use the store ${spec.label}`, 'give another --home to attach to the shared store');
+        }
+      }
+    }
+    const db = PgIndexDb.open(spec.url, spec.schema, spec.label);
+    try {
+      if (!db.hasCa()) throw new SipsecError('CA_MISSING', `the store ${spec.label} holds no CA yet`, `create it on the machine that will sign: sipsec ca init --store ${spec.label.replace(/ \(schema .*\)$/, '')} ...`);
+      const shared = new SharedFiles(paths, db);
+      if (!bound) {
+        await ensureDir(paths.root);
+        await assertWritable(paths.root);
+        await shared.catchUp();
+        await writeBinding(paths, text);
+      } else {
+        // A copy this user may only read (a listing) is read as it is.
+        await shared.catchUp().catch((e: unknown) => {
+          if (!isDenied(e)) throw e;
+        });
+      }
+      const cfg = await readJson(paths.config, ConfigSchema, 'config');
+      return new CaStore(paths, cfg, db, opts, shared);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
   }
 
   /**
@@ -164,6 +218,11 @@ export class CaStore {
       throw e;
     }
     await assertWritable(paths.root);
+    const { spec, text } = await resolveStore(paths, opts.store ?? storeFromEnv()).catch((e: unknown) => {
+      // --force replaces whatever home is there, its binding too.
+      if (p.force) return { spec: parseStore(opts.store ?? storeFromEnv(), paths.root), text: opts.store ?? storeFromEnv() ?? '' };
+      throw e;
+    });
     return withLock(paths.lock, async () => {
       const exists = await CaStore.exists(home);
       const entries = await homeEntries(paths.root);
@@ -208,10 +267,25 @@ export class CaStore {
       await writeFileAtomic(paths.caCert, certPem, { mode: 0o644 });
       await writeFileAtomic(paths.cert(cert.serial), certPem, { mode: 0o644 });
       const caEntry = entryFor('ca', 'ca', cert, { dns: [], ip: [], uri: [] }, p.caKey);
-      // Created 0600 before SQLite opens it: its -wal and -shm files take the database file's mode.
-      await fs.writeFile(paths.db, '', { mode: 0o600, flag: 'wx' });
-      const db = IndexDb.open(paths.db, { create: true });
-      db.commit({ phones: new Map(), certs: new Map([[caEntry.serial, caEntry]]), meta: { crlNumber: 0, transition: undefined } }, now);
+      let db: IndexBackend;
+      let shared: SharedFiles | undefined;
+      if (spec.kind === 'postgres') {
+        const pg = PgIndexDb.open(spec.url, spec.schema, spec.label);
+        if (pg.hasCa()) {
+          pg.close();
+          throw new SipsecError('CA_EXISTS', `the store ${spec.label} already holds a CA`, 'attach this home to it (any command with --store), or give a new database or ?schema=NAME for a new CA');
+        }
+        await writeBinding(paths, text);
+        db = pg;
+        shared = new SharedFiles(paths, pg);
+      } else {
+        // Created 0600 before SQLite opens it: its -wal and -shm files take the database file's mode.
+        await fs.writeFile(paths.db, '', { mode: 0o600, flag: 'wx' });
+        db = IndexDb.open(paths.db, { create: true });
+      }
+      const first: RowChanges = { phones: new Map(), certs: new Map([[caEntry.serial, caEntry]]), meta: { crlNumber: 0, transition: undefined } };
+      if (shared) first.files = shared.collect(first).filter((f) => f.path.startsWith('certs/'));
+      db.commit(first, now);
       const config: Config = {
         version: 1,
         org: p.org,
@@ -229,7 +303,7 @@ export class CaStore {
         createdAt: now.toISOString(),
       };
       await writeFileAtomic(paths.config, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
-      const store = new CaStore(paths, config, db, opts);
+      const store = new CaStore(paths, config, db, opts, shared);
       const signer = signerFromCert(cert.der, key, p.hash);
       store.caCert = new X509Certificate(cert.der);
       store.cachedSigner = signer;
@@ -296,9 +370,35 @@ export class CaStore {
     return this.records.relevantTo(batchKeys(batch));
   }
 
-  /** The database file (backup copies it while serve runs). */
-  get database(): IndexDb {
+  /** The index's database (backup copies it while serve runs). */
+  get database(): IndexBackend {
     return this.db;
+  }
+
+  /** The shared store, in PostgreSQL mode (serve registers itself and its registrations there). */
+  get sharedStore(): PgIndexDb | undefined {
+    return this.db instanceof PgIndexDb ? this.db : undefined;
+  }
+
+  /**
+   * The store lock: the home's lock file, and in PostgreSQL mode also the
+   * store's advisory lock, so writers on different machines take turns.
+   */
+  async locked<T>(fn: () => Promise<T>): Promise<T> {
+    return withLock(this.paths.lock, async () => {
+      const pg = this.sharedStore;
+      if (!pg) return fn();
+      const deadline = Date.now() + 60_000;
+      while (!pg.tryLock()) {
+        if (Date.now() > deadline) throw new SipsecError('LOCKED', `another sipsec has held the store ${pg.file} for a minute`, 'wait for it to finish, or find it in pg_locks');
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      try {
+        return await fn();
+      } finally {
+        pg.unlock();
+      }
+    });
   }
 
   /** Close the database (tests and long-running callers that open many stores). */
@@ -368,6 +468,9 @@ export class CaStore {
     try {
       pem = await fs.readFile(file, 'utf8');
     } catch (e) {
+      if (this.shared && errnoCode(e) === 'ENOENT') {
+        throw new SipsecError('UNREADABLE', `the CA key is not on this machine: ${this.paths.root} is a copy of the shared store ${this.db.file}`, 'run commands that sign (ca init, phone add/renew/revoke/remove, server add, import, ca crl, ca rotate) on the machine that holds the CA key');
+      }
       throw new SipsecError('UNREADABLE', `cannot read the CA key ${file}: ${messageOf(e)}`, 'run sipsec as the user that owns the CA home');
     }
     const pass = this.cfg.encrypted ? await passphrase() : undefined;
@@ -539,8 +642,9 @@ export class CaStore {
    */
   async update<T>(fn: (draft: IndexDraft, config: Config) => T | Promise<T>): Promise<T> {
     await this.assertWritable();
-    return withLock(this.paths.lock, async () => {
+    return this.locked(async () => {
       this.records.refresh();
+      await this.shared?.catchUp();
       const draft = this.records.draft();
       const result = await fn(draft, this.cfg);
       this.commit(draft.changes());
@@ -549,14 +653,17 @@ export class CaStore {
   }
 
   private commit(rows: RowChanges): void {
-    if (isEmpty(rows)) return;
+    if (this.shared) rows.files = this.shared.collect(rows);
+    if (isEmpty(rows) && !rows.files?.length) return;
     const seq = this.db.commit(rows, this.now());
+    if (rows.files) this.shared?.committed(rows.files);
     this.records.applyCommitted(rows, seq);
   }
 
   async updateConfig(patch: Partial<Config>): Promise<Config> {
     await this.assertWritable();
-    return withLock(this.paths.lock, async () => {
+    return this.locked(async () => {
+      await this.shared?.catchUp();
       const fresh = await readJson(this.paths.config, ConfigSchema, 'config');
       const next = ConfigSchema.parse({ ...fresh, ...patch });
       await writeFileAtomic(this.paths.config, JSON.stringify(next, null, 2) + '\n', { mode: 0o600 });
@@ -574,6 +681,8 @@ export class CaStore {
    */
   async reload(): Promise<ReturnType<Records['refresh']>> {
     const changed = this.records.refresh();
+    // Rows first, then files: a commit landing in between brings files no row names yet, never the reverse.
+    await this.shared?.catchUp();
     this.cfg = await readJson(this.paths.config, ConfigSchema, 'config');
     return changed;
   }
@@ -603,8 +712,9 @@ export class CaStore {
   /** Write a fresh CRL (next update in 30 days) with a new CRL number. */
   async writeCrl(signer: Signer, out?: string): Promise<string> {
     await this.assertWritable();
-    return withLock(this.paths.lock, async () => {
+    return this.locked(async () => {
       this.records.refresh();
+      await this.shared?.catchUp();
       return this.writeCrlLocked(signer, out ?? this.paths.crl);
     });
   }

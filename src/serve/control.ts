@@ -29,8 +29,17 @@ export async function startControl(socketPath: string, bus: EventBus, status: St
   }
   const server = http.createServer(async (req, res) => {
     if (req.url === '/status') {
+      // A status that fails (a shared store gone) is an answer, never a crash of serve.
+      let body: string;
+      try {
+        body = JSON.stringify(await status());
+      } catch (e) {
+        res.writeHead(500, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ error: `status failed: ${(e as Error).message}` }));
+        return;
+      }
       res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify(await status()));
+      res.end(body);
       return;
     }
     if (req.url?.startsWith('/events')) {

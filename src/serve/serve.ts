@@ -19,6 +19,7 @@ import type { LockoutOptions } from '../auth/lockout.js';
 import { acquireServeLock } from '../home/serve-lock.js';
 import { pemBlocks } from '../pki/pem.js';
 import { settleSupersedes, type Evidence } from '../home/supersede.js';
+import { joinStore, type HeldRegistration, type Presence } from './instances.js';
 
 /** The CRLs in crl.pem (one per trusted CA during a rotation), as node:tls wants them: one PEM each. */
 export function crlList(text: string): string[] | undefined {
@@ -63,6 +64,8 @@ export interface ServeOptions {
    * the CRL itself when a renewal overlap ends.
    */
   unlockCa?: boolean;
+  /** This instance's name in a shared (PostgreSQL) store; default host:pid. */
+  instance?: string | undefined;
   /** Extra services (the registrar), started beside provisioning with the shared runtime. */
   services?: Array<(rt: ServeRuntime) => Promise<ServeService>>;
 }
@@ -454,8 +457,36 @@ async function startServeLocked(o: ServeOptions): Promise<RunningServe> {
   }, o.reloadMs ?? 250);
   timer.unref();
 
+  // A shared store: say who we are and what we hold; hear the others' commits at once.
+  const sharedStore = store.sharedStore;
+  let presence: Presence | undefined;
+  const heldRegistrations = () =>
+    services.flatMap((s) => {
+      const r = s.status().registrations;
+      return Array.isArray(r) ? (r as HeldRegistration[]) : [];
+    });
+  if (sharedStore) {
+    const p = await joinStore({
+      store: sharedStore,
+      id: o.instance,
+      info: { bind: o.bind, ports },
+      registrations: heldRegistrations,
+      onChange: () => {
+        if (reloading) return;
+        reloading = true;
+        void serially(follow).finally(() => {
+          reloading = false;
+        });
+      },
+      onError: (reason) => bus.emit({ event: 'serve.error', code: 'serve.store_failed', reason }),
+    });
+    presence = p;
+    closers.push(() => p.close());
+  }
+
   const statusOf = async () => ({
     pid: process.pid,
+    ...(presence && sharedStore ? { instance: presence.id, store: sharedStore.file } : {}),
     home: store.paths.root,
     started: new Date(started).toISOString(),
     bind: o.bind,
@@ -465,10 +496,13 @@ async function startServeLocked(o: ServeOptions): Promise<RunningServe> {
     routes: table.routes.length,
     phones: store.index.phones.length,
     ...Object.fromEntries(services.map((s) => [s.name, s.status()])),
-    registrations: services.flatMap((s) => {
-      const r = s.status().registrations;
-      return Array.isArray(r) ? r : [];
-    }),
+    registrations: heldRegistrations().map((r) => (presence ? { ...r, instance: presence.id } : r)),
+    ...(presence
+      ? await Promise.all([presence.instances(), presence.elsewhere()]).then(
+          ([instances, registrationsElsewhere]) => ({ instances, registrationsElsewhere }),
+          (e: unknown) => ({ storeError: `the shared store did not answer: ${(e as Error).message}` }),
+        )
+      : {}),
   });
   const actions = new Map<string, ServeAction>();
   // A request from the CLI right after a change (`phone edit --resync`) acts on the home as it is now:
@@ -483,7 +517,7 @@ async function startServeLocked(o: ServeOptions): Promise<RunningServe> {
   }
   const control = await startControl(path.join(store.paths.root, 'serve.sock'), bus, statusOf, actions);
   await writeFileAtomic(store.paths.serveState, JSON.stringify({ pid: process.pid, started: new Date(started).toISOString(), bind: o.bind, ports, socket: path.join(store.paths.root, 'serve.sock') }, null, 2) + '\n', { mode: 0o600 });
-  bus.emit({ event: 'serve.start', bind: o.bind, ports, serverCert: tls.name, keyWindowMs: o.keyWindowMs, routes: table.routes.length });
+  bus.emit({ event: 'serve.start', bind: o.bind, ports, serverCert: tls.name, keyWindowMs: o.keyWindowMs, routes: table.routes.length, ...(presence && sharedStore ? { instance: presence.id, store: sharedStore.file } : {}) });
 
   let stopped = false;
   return {

@@ -5,7 +5,7 @@ import { HASHES, KEY_SPECS, type HashName, type KeySpec } from '../../pki/keys.j
 import { caInfo, initCa } from '../../home/operations.js';
 import { checkDns, parseHostPort } from '../../pki/names.js';
 import { parseDays } from '../../inventory/phones.js';
-import { homeOf, openStore, passphraseSource } from '../context.js';
+import { homeOf, openStore, passphraseSource, storeOf } from '../context.js';
 import { askText } from '../prompt.js';
 import { keyValues, note, out, printJson, progress, table } from '../output.js';
 import { readSecretFile } from '../../home/operations.js';
@@ -155,6 +155,7 @@ holding other files (ast_tls_cert's /etc/asterisk/keys) is refused, naming them,
           force: o.force === true,
         },
         passphrase,
+        { store: storeOf(cmd) },
       );
       if (o.json) return printJson({ ...info, replaced: info.replaced ?? null });
       if (info.replaced) note(`the previous CA was moved to ${info.replaced}`);

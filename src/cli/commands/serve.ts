@@ -119,6 +119,7 @@ export function register(program: Command): void {
     .option('--media-address <addr>', 'address in the echo\'s SDP (default: sipsec\'s address on the caller\'s connection)')
     .option('--echo-suites <list>', 'only accept these SRTP suites (comma-separated), e.g. to reproduce a PBX that knows only _80')
     .option('--max-call <duration>', 'the echo hangs up after this long', '15m')
+    .option('--instance <name>', 'with a shared PostgreSQL store (--store): this serve\'s name in sipsec status of every instance (default: host:pid)')
     .option('--json', 'print events as JSON lines instead of text')
     .addHelpText(
       'after',
@@ -139,6 +140,7 @@ Examples:
   sipsec serve --tls-min 1.0                     # 2011-era firmware
   sipsec serve --digest-algorithms SHA-256,SHA-512-256,MD5   # a fleet whose phones all read RFC 8760
   sipsec serve --client-cert required --diagnostic-port off
+  sipsec serve --home /var/lib/sipsec --store postgres://sipsec@db/sipsec --instance site-b   # a second site sharing the inventory
 
 Ports below 1024 need root, or: setcap cap_net_bind_service=+ep $(readlink -f $(which node))`,
     )
@@ -151,6 +153,7 @@ Ports below 1024 need root, or: setcap cap_net_bind_service=+ep $(readlink -f $(
       const json = o.json === true;
       const sipPort = port(String(o.sipPort), '--sip-port');
       const registrar = registrarSettings(o);
+      if (typeof o.instance === 'string' && !/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/.test(o.instance)) throw new SipsecError('BAD_INPUT', `invalid --instance ${JSON.stringify(o.instance)}`, 'use letters, digits and . _ : - (at most 64), e.g. site-b');
       // The serving stack (SIP, SRTP, TFTP, HTTPS) loads only for this command: other commands start faster.
       const [{ startServe }, { formatEventLine }, { registrarServices }] = await Promise.all([import('../../serve/serve.js'), import('../../serve/events.js'), import('../../serve/services.js')]);
       const opts: ServeOptions = {
@@ -168,6 +171,7 @@ Ports below 1024 need root, or: setcap cap_net_bind_service=+ep $(readlink -f $(
         passphrase: passphraseSource(typeof o.passphraseFile === 'string' ? o.passphraseFile : undefined),
         // A passphrase given up front unlocks the CA key at start, so ending a renewal overlap rewrites the CRL.
         unlockCa: typeof o.passphraseFile === 'string' || !!process.env.SIPSEC_CA_PASSPHRASE,
+        instance: typeof o.instance === 'string' ? o.instance : undefined,
         onEvent: (ev) => process.stdout.write(json ? JSON.stringify(ev) + '\n' : formatEventLine(ev) + '\n'),
         services: registrarServices(sipPort, registrar, echoSettings(o)),
         // One lockout for SIP and HTTPS: the HTTP password is the SIP secret.
@@ -204,15 +208,26 @@ Ports below 1024 need root, or: setcap cap_net_bind_service=+ep $(readlink -f $(
       const ports = (s.ports ?? {}) as Record<string, number>;
       out(keyValues([['Serving since', String(s.started)], ['Ports', Object.entries(ports).map(([k, v]) => `${k} ${v}`).join(', ')], ['Certificate', (s.serverCert as { name?: string })?.name], ['Phones', Number(s.phones)], ['Routes', Number(s.routes)]]));
       const regs = (Array.isArray(s.registrations) ? s.registrations : []) as Array<Record<string, unknown>>;
+      // A shared store: the other instances' registrations too, each with the instance that holds it.
+      const elsewhere = (Array.isArray(s.registrationsElsewhere) ? s.registrationsElsewhere : []) as Array<Record<string, unknown>>;
+      const shared = typeof s.instance === 'string';
+      if (shared) out(keyValues([['Instance', String(s.instance)], ['Store', String(s.store)], ['Instances', ((s.instances ?? []) as Array<{ id: string }>).map((i) => i.id).join(', ')]]));
+      if (typeof s.storeError === 'string') note(`warning: ${s.storeError}`);
+      const rows = [
+        ...regs.map((r) => ({ phone: String(r.phone), aor: String(r.aor), instance: String(r.instance ?? ''), remote: String(r.remote), tls: `${String(r.tlsVersion)} ${String(r.cipher)}`, expires: `${String(r.expires)} s` })),
+        ...elsewhere.map((r) => ({ phone: String(r.phone ?? '-'), aor: String(r.aor), instance: String(r.instance), remote: String(r.remote), tls: '-', expires: `${String(r.expires)} s` })),
+      ];
       out(
-        regs.length
-          ? '\n' + table(regs.map((r) => ({ phone: String(r.phone), aor: String(r.aor), remote: String(r.remote), tls: `${String(r.tlsVersion)} ${String(r.cipher)}`, expires: `${String(r.expires)} s` })), [
-              ['phone', 'PHONE'],
-              ['aor', 'AOR'],
-              ['remote', 'REMOTE'],
-              ['tls', 'TLS'],
-              ['expires', 'EXPIRES'],
-            ])
+        rows.length
+          ? '\n' +
+              table(rows, [
+                ['phone', 'PHONE'],
+                ['aor', 'AOR'],
+                ...(shared ? ([['instance', 'INSTANCE']] as Array<[keyof (typeof rows)[number], string]>) : []),
+                ['remote', 'REMOTE'],
+                ['tls', 'TLS'],
+                ['expires', 'EXPIRES'],
+              ])
           : '\nno registrations\n',
       );
       const echo = (s.registrar as { echo?: { calls?: Array<Record<string, unknown>> } } | undefined)?.echo;

@@ -1,0 +1,80 @@
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import pg from 'pg';
+import { quoteIdent } from './ident.js';
+
+/**
+ * The PostgreSQL connection behind `SyncPg` (sync-client.ts): it runs in a
+ * worker thread, so the caller can block on a reply the way it does on
+ * better-sqlite3. One connection, one request at a time, in order.
+ */
+
+interface Data {
+  url: string;
+  schema: string | undefined;
+  port: MessagePort;
+  flag: Int32Array;
+}
+
+export interface Step {
+  sql: string;
+  params?: unknown[];
+}
+
+export type Request = { op: 'query'; sql: string; params?: unknown[] } | { op: 'tx'; steps: Step[] } | { op: 'close' };
+
+export type Reply = { ok: true; rows: Array<Array<Record<string, unknown>>> } | { ok: false; message: string; code?: string };
+
+const { url, schema, port, flag } = workerData as Data;
+let client: pg.Client | undefined;
+
+async function connect(): Promise<pg.Client> {
+  if (client) return client;
+  const c = new pg.Client({ connectionString: url, application_name: 'sipsec', connectionTimeoutMillis: 10_000 });
+  // A dropped connection surfaces as the next query's error, not as an uncaught event.
+  c.on('error', () => undefined);
+  await c.connect();
+  if (schema) {
+    await c.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+    await c.query(`SET search_path TO ${quoteIdent(schema)}`);
+  }
+  client = c;
+  return c;
+}
+
+async function handle(req: Request): Promise<Reply> {
+  if (req.op === 'close') {
+    await client?.end().catch(() => undefined);
+    client = undefined;
+    return { ok: true, rows: [] };
+  }
+  const c = await connect();
+  if (req.op === 'query') return { ok: true, rows: [(await c.query(req.sql, req.params)).rows] };
+  await c.query('BEGIN');
+  try {
+    const rows: Array<Array<Record<string, unknown>>> = [];
+    for (const s of req.steps) rows.push((await c.query(s.sql, s.params)).rows);
+    await c.query('COMMIT');
+    return { ok: true, rows };
+  } catch (e) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  }
+}
+
+port.on('message', (req: Request) => {
+  void handle(req)
+    .catch((e: unknown): Reply => {
+      if (client && (e as { code?: string }).code === undefined) {
+        // Not an error PostgreSQL answered: the connection may be gone; the next request reconnects.
+        void client.end().catch(() => undefined);
+        client = undefined;
+      }
+      return { ok: false, message: e instanceof Error ? e.message : String(e), ...((e as { code?: string }).code ? { code: (e as { code: string }).code } : {}) };
+    })
+    .then((reply) => {
+      port.postMessage(reply);
+      Atomics.store(flag, 0, 1);
+      Atomics.notify(flag, 0);
+    });
+});
+parentPort?.on('message', () => undefined);

@@ -9,17 +9,20 @@ const PEERS = [
   ['stunnel4', 'stunnel4'], ['linphonec', 'linphone-cli'], ['kamailio', 'kamailio'], ['tshark', 'tshark'],
   ['cc', 'gcc'], ['chromium', 'chromium'], ['script', 'bsdutils'],
   ['dnsmasq', 'dnsmasq-base'], ['dhcpd', 'isc-dhcp-server'], ['kea-dhcp4', 'kea-dhcp4-server'],
-  ['fail2ban-regex', 'fail2ban'], ['tar', 'tar'],
+  ['fail2ban-regex', 'fail2ban'], ['tar', 'tar'], ['pg_ctlcluster', 'postgresql'],
 ];
 const EXTRA = ['baresip-core', 'kamailio-tls-modules', 'libc6-dev', 'libsrtp2-dev', 'pkg-config', 'procps', 'iproute2'];
 
 const has = (bin) => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
 const hasHeader = () => spawnSync('sh', ['-c', 'test -f /usr/include/srtp2/srtp.h']).status === 0;
+// The PostgreSQL server binaries (initdb, pg_ctl) are off PATH in Debian: /usr/lib/postgresql/<v>/bin.
+const hasPgServer = () => spawnSync('sh', ['-c', 'ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1']).status === 0;
 const hasKamTls = () => spawnSync('sh', ['-c', 'ls /usr/lib/*/kamailio/modules/tls.so >/dev/null 2>&1']).status === 0;
 
 const missing = PEERS.filter(([bin]) => !has(bin)).map(([, pkg]) => pkg);
 if (!hasHeader()) missing.push('libsrtp2-dev');
 if (!hasKamTls()) missing.push('kamailio-tls-modules');
+if (!hasPgServer()) missing.push('postgresql');
 if (missing.length === 0) process.exit(0);
 
 const pkgs = [...new Set([...missing, ...EXTRA, ...PEERS.map(([, p]) => p)])];

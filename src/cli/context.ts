@@ -11,9 +11,9 @@ export interface GlobalOpts {
   store?: string;
 }
 
-/** The store given for this command: --store, else SIPSEC_STORE (a bound home keeps its own). */
-export function storeOf(cmd: Command): string | undefined {
-  return cmd.optsWithGlobals<GlobalOpts>().store ?? storeFromEnv();
+/** The store given for this command: --store, and SIPSEC_STORE as the default (a bound home keeps its own). */
+export function storeOf(cmd: Command): { store: string | undefined; storeDefault: string | undefined } {
+  return { store: cmd.optsWithGlobals<GlobalOpts>().store, storeDefault: storeFromEnv() };
 }
 
 export function homeOf(cmd: Command): string {
@@ -27,7 +27,7 @@ export function homeOf(cmd: Command): string {
  * certificate never outlives its grace period by more than the next command.
  */
 export async function openStore(cmd: Command): Promise<CaStore> {
-  const store = await CaStore.open(homeOf(cmd), { store: storeOf(cmd) });
+  const store = await CaStore.open(homeOf(cmd), storeOf(cmd));
   if (store.overlapCerts().length > 0) {
     const { sweepSupersedes } = await import('../home/supersede.js');
     try {

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { SipsecError, errnoCode, messageOf } from '../core/errors.js';
 import { writeFileAtomic } from '../core/atomic.js';
 import type { HomePaths } from './paths.js';
+import { isDenied, notReadable } from './writable.js';
 
 /**
  * Where a CA home keeps its index: `sqlite` (sipsec.db in the home, the
@@ -60,6 +61,7 @@ export async function readBinding(paths: HomePaths): Promise<string | undefined>
     text = await fs.readFile(paths.storeBinding, 'utf8');
   } catch (e) {
     if (errnoCode(e) === 'ENOENT') return undefined;
+    if (isDenied(e)) throw await notReadable(paths.root, e);
     throw new SipsecError('UNREADABLE', `cannot read ${paths.storeBinding}: ${messageOf(e)}`, 'run sipsec as the user that owns the CA home');
   }
   try {

@@ -33,6 +33,19 @@ export interface StoreOptions {
    * home bound to a store keeps it; giving another is refused.
    */
   store?: string | undefined;
+  /**
+   * The store a home gets when none is given (SIPSEC_STORE): a new home is
+   * created in it and an empty one attached to it, but a home that already
+   * keeps its own index goes on using it.
+   */
+  storeDefault?: string | undefined;
+}
+
+async function hasOwnIndex(paths: HomePaths): Promise<boolean> {
+  for (const f of [paths.db, paths.index, paths.config]) {
+    if (await fs.access(f).then(() => true, () => false)) return true;
+  }
+  return false;
 }
 
 export interface InitParams {
@@ -157,7 +170,8 @@ export class CaStore {
 
   static async open(home: string, opts: StoreOptions = {}): Promise<CaStore> {
     const paths = homePaths(home);
-    const { spec, text, bound } = await resolveStore(paths, opts.store);
+    const given = opts.store ?? (opts.storeDefault !== undefined && !(await hasOwnIndex(paths)) ? opts.storeDefault : undefined);
+    const { spec, text, bound } = await resolveStore(paths, given);
     if (spec.kind === 'postgres') return CaStore.openShared(paths, spec, text, bound, opts);
     const cfg = await readJson(paths.config, ConfigSchema, 'config');
     // A home written before the database: moved into it once, index.json kept as the backup.
@@ -181,7 +195,7 @@ export class CaStore {
     }
     const db = PgIndexDb.open(spec.url, spec.schema, spec.label);
     try {
-      if (!db.hasCa()) throw new SipsecError('CA_MISSING', `the store ${spec.label} holds no CA yet`, `create it on the machine that will sign: sipsec ca init --store ${spec.label.replace(/ \(schema .*\)$/, '')} ...`);
+      if (!db.hasCa()) throw new SipsecError('CA_MISSING', `no CA in ${paths.root}, nor in the store ${spec.label}`, 'create one with: sipsec ca init --org ORG --domain DOMAIN, on the machine that will sign');
       const shared = new SharedFiles(paths, db);
       if (!bound) {
         await ensureDir(paths.root);
@@ -218,9 +232,10 @@ export class CaStore {
       throw e;
     }
     await assertWritable(paths.root);
-    const { spec, text } = await resolveStore(paths, opts.store ?? storeFromEnv()).catch((e: unknown) => {
+    const wanted = opts.store ?? opts.storeDefault ?? storeFromEnv();
+    const { spec, text } = await resolveStore(paths, wanted).catch((e: unknown) => {
       // --force replaces whatever home is there, its binding too.
-      if (p.force) return { spec: parseStore(opts.store ?? storeFromEnv(), paths.root), text: opts.store ?? storeFromEnv() ?? '' };
+      if (p.force) return { spec: parseStore(wanted, paths.root), text: wanted ?? '' };
       throw e;
     });
     return withLock(paths.lock, async () => {

@@ -53,8 +53,11 @@ test('every command exits 2 with one error line on bad input', { timeout: 600_00
       // No --passphrase-file, no SIPSEC_CA_PASSPHRASE, no terminal.
       ['--home', path.join(dir, 'n4'), 'ca', 'init', '--org', 'A', '--domain', 'a.test', '--key', 'p256'],
       ['--home', badRow, 'ca', 'init', '--org', 'A', '--domain', 'a.test', '--no-passphrase'],
+      ['--home', path.join(dir, 'n5'), '--store', 'mysql://db/sipsec', 'ca', 'init', '--org', 'A', '--domain', 'a.test', '--no-passphrase'],
+      ['--home', path.join(dir, 'n6'), '--store', 'postgres://db/sipsec?schema=Bad-Name', 'ca', 'init', '--org', 'A', '--domain', 'a.test', '--no-passphrase'],
     ],
-    'ca show': [h('ca', 'show', 'extra'), h('ca', 'show', '--bogus')],
+    // A home with its own index: another store is refused before any connection, not half-used.
+    'ca show': [h('ca', 'show', 'extra'), h('ca', 'show', '--bogus'), h('--store', 'postgres://127.0.0.1:1/sipsec', 'ca', 'show')],
     'ca crl': [h('ca', 'crl', '--bogus'), e('ca', 'crl')],
     'ca passphrase': [h('ca', 'passphrase'), h('ca', 'passphrase', '--remove', '--new-passphrase-file', path.join(dir, 'pw')), h('ca', 'passphrase', '--new-passphrase-file', path.join(dir, 'missing-pw'))],
     'ca rotate': [h('ca', 'rotate', '--key', 'rsa1024'), h('ca', 'rotate', '--days', 'ten'), e('ca', 'rotate', '--key', 'p256')],
@@ -105,7 +108,7 @@ test('every command exits 2 with one error line on bad input', { timeout: 600_00
     'pbx asterisk': [h('pbx', 'asterisk', '--pjsip', '--chan-sip'), h('pbx', 'asterisk', '--install-dir', '/etc/asterisk/sipsec'), h('pbx', 'asterisk', '--legacy-tls', '99999')],
     'pbx kamailio': [h('pbx', 'kamailio', '--listen', 'bad:port:x')],
     dhcp: [h('dhcp', '--vendor', 'nokia'), h('dhcp', '--format', 'windows')],
-    serve: [h('serve', '--tftp-port', '99999'), h('serve', '--tls-min', '0.9'), h('serve', '--rtp-ports', '1-2'), h('serve', '--key-window', 'forever'), h('serve', '--echo-suites', 'NOPE')],
+    serve: [h('serve', '--tftp-port', '99999'), h('serve', '--tls-min', '0.9'), h('serve', '--rtp-ports', '1-2'), h('serve', '--key-window', 'forever'), h('serve', '--echo-suites', 'NOPE'), h('serve', '--instance', 'two words')],
     status: [h('status', '--bogus')],
     verify: [h('verify'), h('verify', 'p1', '--all'), h('verify', 'p1', '--timeout', 'never')],
     probe: [h('probe', 'sips:127.0.0.1:9', '--as', 'p1', '--duration', '0s'), h('probe', 'notauri', '--as', 'p1', '--call', 'none'), h('probe', 'sips:127.0.0.1:9'), h('probe', 'sips:127.0.0.1:9', '--as', 'p1', '--suite', 'NOPE')],

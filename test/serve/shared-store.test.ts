@@ -71,8 +71,10 @@ test('two serve instances on one PostgreSQL store: add on A served by B, registr
   const phone2 = await baresipPorts();
   const added = Date.now();
   addBaresip(homeA, 'telefono2', '102', phone2);
+  const exited = Date.now();
   const seen = await serveB.waitFor((e) => e.event === 'phone.changed' && e.phone === 'telefono2' && e.change === 'added', 10_000);
-  t.diagnostic(`B saw the phone added on A ${Date.parse(String(seen.time)) - added} ms after the command started`);
+  const at = Date.parse(String(seen.time));
+  t.diagnostic(`B applied the phone added on A ${at - added} ms after the command started, ${at - exited} ms after it exited`);
   const fromB = fetchOverHttps(curl, { port: serveB.ports.https!, basePath: '/prov/', vendor: 'baresip', phone: 'telefono2', files: ['config', 'accounts', 'cert.pem', 'ca.crt'], caFile: path.join(homeB, 'ca.crt'), certKeyPem: path.join(homeA, 'provision', 'telefono2', 'cert.pem'), dest: path.join(dir, 'from-b') });
   const fromA = fetchOverHttps(curl, { port: serveA.ports.https!, basePath: '/prov/', vendor: 'baresip', phone: 'telefono2', files: ['config', 'accounts', 'cert.pem', 'ca.crt'], caFile: path.join(homeA, 'ca.crt'), certKeyPem: path.join(homeA, 'provision', 'telefono2', 'cert.pem'), dest: path.join(dir, 'from-a') });
   for (const f of ['config', 'accounts', 'cert.pem', 'ca.crt']) assert.equal(readFileSync(path.join(fromB, f), 'utf8'), readFileSync(path.join(fromA, f), 'utf8'), `B serves telefono2's ${f} as A does`);
@@ -110,10 +112,24 @@ test('two serve instances on one PostgreSQL store: add on A served by B, registr
     return s.registrationsElsewhere.some((r) => r.phone === 'telefono1') ? undefined : true;
   }, 15_000, 'the registration to leave the shared table');
 
+  // The store holds every certificate and leaf key, never a CA key.
+  const shared = pg.psql('sipsec', "SELECT path FROM files ORDER BY path").trim().split('\n');
+  assert.ok(shared.includes('ca.crt') && shared.includes('crl.pem') && shared.includes('config.json'));
+  for (const p of shared.filter((x) => x.startsWith('private/'))) assert.match(p, /^private\/[0-9a-f]+\.key$/, p);
+  assert.equal(shared.filter((x) => x.startsWith('private/')).length, readdirSync(path.join(homeA, 'private')).filter((f) => f !== 'ca.key').length);
+
   // 4. B stops: it leaves the instance list.
   await serveB.stop();
   const after = JSON.parse(ok(homeA, ['status', '--json'])) as { instances: Array<{ id: string }> };
   assert.deepEqual(after.instances.map((i) => i.id), ['site-a']);
+
+  // A row naming a path sipsec never shares (someone wrote into the store by hand) is refused, not written.
+  pg.psql('sipsec', "INSERT INTO files (path, mode, data, seq) VALUES ('private/ca.key', 384, 'x', (SELECT value::bigint + 1 FROM meta WHERE key = 'seq'))");
+  pg.psql('sipsec', "UPDATE meta SET value = (value::bigint + 1)::text WHERE key = 'seq'");
+  const corrupt = sipsec(['--home', homeB, 'phone', 'list']);
+  assert.equal(corrupt.code, 1);
+  assert.match(corrupt.stderr, /^error: the store holds a file sipsec never shares: "private\/ca\.key" \(.*\)\n$/);
+  assert.equal(existsSync(path.join(homeB, 'private', 'ca.key')), false);
 });
 
 async function eventually<T>(fn: () => T | undefined, ms: number, what: string): Promise<T> {

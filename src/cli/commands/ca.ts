@@ -155,7 +155,7 @@ holding other files (ast_tls_cert's /etc/asterisk/keys) is refused, naming them,
           force: o.force === true,
         },
         passphrase,
-        { store: storeOf(cmd) },
+        storeOf(cmd),
       );
       if (o.json) return printJson({ ...info, replaced: info.replaced ?? null });
       if (info.replaced) note(`the previous CA was moved to ${info.replaced}`);

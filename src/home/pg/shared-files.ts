@@ -16,7 +16,9 @@ import type { PgIndexDb } from './pg-db.js';
 
 const TOP = ['config.json', 'ca.crt', 'crl.pem'] as const;
 const MODES: Record<(typeof TOP)[number], number> = { 'config.json': 0o600, 'ca.crt': 0o644, 'crl.pem': 0o644 };
-const SERIAL_FILE = /^(certs\/[0-9a-fA-F]{1,64}\.crt|private\/[0-9a-fA-F]{1,64}\.key)$/;
+// Serials are 128-bit random hex (older or imported ones at least 64-bit): never `ca`, which is hex too
+// and names the CA key (private/ca.key) that must never come from the store.
+const SERIAL_FILE = /^(certs\/[0-9a-fA-F]{16,64}\.crt|private\/[0-9a-fA-F]{16,64}\.key)$/;
 
 /** Whether a path from the store may be written into the home (and which mode it gets). */
 export function sharedMode(rel: string): number | undefined {

@@ -76,6 +76,12 @@ export class PgIndexDb implements IndexBackend {
   static open(url: string, schema: string | undefined, label: string): PgIndexDb {
     const pg = new SyncPg(url, schema, label);
     try {
+      // The tables exist at the version this sipsec writes: one read, no DDL (every command opens the store).
+      const present = pg.query("SELECT to_regclass('meta') IS NOT NULL AND to_regclass('registrations') IS NOT NULL AS ok")[0] as { ok: boolean };
+      if (present.ok) {
+        const v = (pg.query("SELECT value FROM meta WHERE key = 'schema'")[0] as { value: string } | undefined)?.value;
+        if (v !== undefined && Number(v) === DB_SCHEMA_VERSION) return new PgIndexDb(label, pg, { url, schema });
+      }
       const [, , version] = pg.tx([
         // Two sipsecs creating the tables at once: one waits for the other.
         { sql: 'SELECT pg_advisory_xact_lock($1)', params: [WRITE_LOCK + 1] },

@@ -1,4 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { startPostgres, type PgCluster } from '../test/helpers/postgres.js';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as https from 'node:https';
 import * as os from 'node:os';
@@ -12,7 +13,7 @@ import { fmt, printTable } from './lib/report.js';
 
 /**
  * `npm run bench -- fleet [--phones 1000[,10000,...]] [--key p256|rsa2048]
- * [--ops add,edit,...] [--runs 3] [--baseline OTHER/bin/sipsec]`: what each everyday operation costs as
+ * [--ops add,edit,...] [--runs 3] [--baseline OTHER/bin/sipsec] [--store postgres]`: what each everyday operation costs as
  * the inventory grows (issue 14). For each size one CA home is built once,
  * through `sipsec phone import` of a generated mixed-vendor sheet (itself
  * timed), and reused by every operation; an empty home is measured the same
@@ -30,6 +31,8 @@ interface Options {
   key: 'p256' | 'rsa2048';
   ops: Set<OpName>;
   runs: number;
+  /** postgres: every home's index in a private PostgreSQL (Debian's server, started for the run). */
+  store: 'sqlite' | 'postgres';
 }
 
 const OPS = ['add', 'edit', 'remove', 'cert-list', 'phone-list', 'routes', 'render', 'rerender', 'serve-start', 'pickup'] as const;
@@ -76,7 +79,15 @@ export async function run(args: string[]): Promise<void> {
   const o = parseArgs(args);
   console.log(`fleet: ${o.sizes.map((n) => n.toLocaleString('en-US')).join(', ')} phones (${o.key} phone keys), median of ${o.runs} runs, ${os.cpus().length} cores, node ${process.version}`);
   const root = mkdtempSync(path.join(os.tmpdir(), 'sipsec-bench-fleet-'));
+  let pg: PgCluster | undefined;
   try {
+    if (o.store === 'postgres') {
+      pg = await startPostgres();
+      pg.createDatabase('fleet');
+      // Each home its own schema; the baseline (if any) must know --store too.
+      process.env.SIPSEC_STORE = pg.url('fleet', 'schema={home}');
+      console.log(`store: PostgreSQL on 127.0.0.1:${pg.port} (private, fsync off: what is measured is sipsec and the round trips)`);
+    }
     const results = new Map<number, Row[]>();
     const baseline = new Map<number, Row[]>();
     for (const n of [0, ...o.sizes]) {
@@ -94,6 +105,7 @@ export async function run(args: string[]): Promise<void> {
     }
     printGrowth(results);
   } finally {
+    pg?.stop();
     rmSync(root, { recursive: true, force: true });
   }
 }
@@ -106,7 +118,7 @@ function parseArgs(args: string[]): Options {
     if (v === undefined || v.startsWith('--')) throw new Error(`${name} needs a value`);
     return v;
   };
-  const known = new Set(['--phones', '--key', '--ops', '--runs', '--baseline']);
+  const known = new Set(['--phones', '--key', '--ops', '--runs', '--baseline', '--store']);
   for (const a of args) if (a.startsWith('--') && !known.has(a)) throw new Error(`unknown option ${a} (fleet takes --phones N[,N...] --key p256|rsa2048 --ops ${OPS.join(',')} --runs N)`);
   const sizes = (value('--phones') ?? '1000').split(',').map((s) => Number(s.trim()));
   if (sizes.some((n) => !Number.isInteger(n) || n <= 0)) throw new Error('--phones needs positive whole numbers, e.g. --phones 1000,10000');
@@ -118,7 +130,9 @@ function parseArgs(args: string[]): Options {
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs needs a positive whole number');
   const baseline = value('--baseline');
   if (baseline !== undefined && !existsSync(baseline)) throw new Error(`--baseline ${baseline}: no such file (give another sipsec's bin/sipsec, built)`);
-  return { sizes: [...new Set(sizes)].sort((a, b) => a - b), key, ops: new Set(ops as OpName[]), runs, ...(baseline ? { baseline: path.resolve(baseline) } : {}) };
+  const store = value('--store') ?? 'sqlite';
+  if (store !== 'sqlite' && store !== 'postgres') throw new Error(`--store ${store}: use sqlite or postgres`);
+  return { sizes: [...new Set(sizes)].sort((a, b) => a - b), key, ops: new Set(ops as OpName[]), runs, store, ...(baseline ? { baseline: path.resolve(baseline) } : {}) };
 }
 
 /** `sipsec --home HOME ...` as a user runs it; wall time in ms and its stdout. */

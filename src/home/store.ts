@@ -84,10 +84,6 @@ const DAY = 86_400_000;
 const BACKDATE = 3_600_000;
 
 /** Serials compare as numbers: lower-case hex without leading zeros. */
-function parseStore(text: string | undefined, home: string): StoreSpec {
-  return parseStoreSpec(text ?? '', home);
-}
-
 export function normSerial(serial: string): string {
   return serial.toLowerCase().replace(/^0+/, '');
 }
@@ -235,7 +231,7 @@ export class CaStore {
     const wanted = opts.store ?? opts.storeDefault ?? storeFromEnv();
     const { spec, text } = await resolveStore(paths, wanted).catch((e: unknown) => {
       // --force replaces whatever home is there, its binding too.
-      if (p.force) return { spec: parseStore(wanted, paths.root), text: wanted ?? '' };
+      if (p.force) return { spec: parseStoreSpec(wanted ?? '', paths.root), text: wanted ?? '' };
       throw e;
     });
     return withLock(paths.lock, async () => {

@@ -136,7 +136,8 @@ export async function joinStore(o: {
     close: async () => {
       closed = true;
       for (const t of timers) clearInterval(t);
-      const c = client;
+      // Leave the list now (a connection lost in an outage is made again for it); if the store is down, the row ages out.
+      const c = client ?? (await connect().catch(() => undefined));
       client = undefined;
       if (!c) return;
       await c.query('DELETE FROM registrations WHERE instance = $1', [id]).catch(() => undefined);

@@ -419,10 +419,21 @@ async function startServeLocked(o: ServeOptions): Promise<RunningServe> {
     return `${store.latestChange()}/${b?.mtimeMs ?? 0}/${c?.mtimeMs ?? 0}/${c?.size ?? 0}`;
   };
   lastStamp = await stamp();
+  let storeDown = false;
+  // A store that is down is said once, not every poll or heartbeat; serve goes on from what it has.
+  const storeTrouble = (detail: string) => {
+    if (storeDown) return;
+    storeDown = true;
+    bus.emit({ event: 'serve.error', reason: `the shared store ${store.database.file} is unreachable (${detail}): serve goes on with the phones and certificates it has, and catches up when the store answers`, code: 'serve.store_failed' });
+  };
   /** Apply what changed in the CA home since the last look; failures are events, serve keeps its state. */
   const follow = async () => {
     try {
       const now = await stamp();
+      if (storeDown) {
+        storeDown = false;
+        bus.emit({ event: 'serve.notice', note: 'the shared store answers again: serve is following it' });
+      }
       if (now === lastStamp) return;
       lastStamp = now;
       const before = store.index.phones;
@@ -438,6 +449,7 @@ async function startServeLocked(o: ServeOptions): Promise<RunningServe> {
       for (const s of services) await s.reload?.();
       bus.emit({ event: 'serve.reload', phones: store.index.phones.length, routes: table.routes.length, crlNumber: store.index.crlNumber, trustedCas: [store.currentCa()?.serial, store.oldCa()?.serial].filter((x) => x !== undefined) });
     } catch (e) {
+      if (e instanceof SipsecError && e.code === 'STORE_UNREACHABLE') return storeTrouble(e.message.replace(/^cannot use the store [^:]+:\/\/[^ ]+( \(schema [^)]*\))?: /, ''));
       bus.emit({ event: 'serve.error', reason: `reload failed: ${(e as Error).message}`, code: 'serve.reload_failed' });
     }
   };
@@ -478,7 +490,7 @@ async function startServeLocked(o: ServeOptions): Promise<RunningServe> {
           reloading = false;
         });
       },
-      onError: (reason) => bus.emit({ event: 'serve.error', code: 'serve.store_failed', reason }),
+      onError: storeTrouble,
     });
     presence = p;
     closers.push(() => p.close());

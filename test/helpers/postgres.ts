@@ -20,6 +20,9 @@ export interface PgCluster {
   createDatabase(name: string): void;
   /** Run SQL through psql as the superuser; stdout. */
   psql(db: string, sql: string): string;
+  /** Stop the server, keeping its data (an outage); `resume` starts it again on the same port. */
+  pause(): void;
+  resume(): void;
   stop(): void;
 }
 
@@ -63,7 +66,8 @@ export async function startPostgres(): Promise<PgCluster> {
     path.join(data, 'postgresql.conf'),
     `port = ${port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '${dir}'\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 200\n`,
   );
-  run(path.join(bin, 'pg_ctl'), ['-D', data, '-l', path.join(dir, 'log'), '-w', '-t', '60', 'start']);
+  const start = () => run(path.join(bin, 'pg_ctl'), ['-D', data, '-l', path.join(dir, 'log'), '-w', '-t', '60', 'start']);
+  start();
   let stopped = false;
   const stop = () => {
     if (stopped) return;
@@ -85,6 +89,10 @@ export async function startPostgres(): Promise<PgCluster> {
       psql('postgres', `CREATE DATABASE ${name}`);
     },
     psql,
+    pause: () => {
+      run(path.join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']);
+    },
+    resume: start,
     stop,
   };
 }

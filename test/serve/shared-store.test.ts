@@ -113,13 +113,30 @@ test('two serve instances on one PostgreSQL store: add on A served by B, registr
     return s.registrationsElsewhere.some((r) => r.phone === 'telefono1') ? undefined : true;
   }, 15_000, 'the registration to leave the shared table');
 
+  // 4. The store goes down: B says so once, goes on serving what it has, answers status, and catches up after.
+  pg.pause();
+  const down = await serveB.waitFor((e) => e.event === 'serve.error' && e.code === 'serve.store_failed', 10_000);
+  assert.match(String(down.reason), /^the shared store postgres:\/\/postgres@127\.0\.0\.1:\d+\/sipsec is unreachable \(.+\): serve goes on with the phones and certificates it has/);
+  const during = JSON.parse(ok(homeB, ['status', '--json'])) as { instance: string; storeError?: string };
+  assert.equal(during.instance, 'site-b');
+  assert.match(String(during.storeError), /the shared store did not answer/);
+  const stillServed = fetchOverHttps(curl, { port: serveB.ports.https!, basePath: '/prov/', vendor: 'baresip', phone: 'telefono2', files: ['config'], caFile: path.join(homeB, 'ca.crt'), certKeyPem: path.join(homeA, 'provision', 'telefono2', 'cert.pem'), dest: path.join(dir, 'during-outage') });
+  assert.equal(readFileSync(path.join(stillServed, 'config'), 'utf8'), readFileSync(path.join(fromA, 'config'), 'utf8'));
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(serveB.events.filter((e) => e.event === 'serve.error').length, 1, 'an outage is one event, not one per poll');
+  pg.resume();
+  await serveB.waitFor((e) => e.event === 'serve.notice' && /answers again/.test(String(e.note)), 15_000);
+  const phone3 = await baresipPorts();
+  addBaresip(homeA, 'telefono3', '103', phone3);
+  await serveB.waitFor((e) => e.event === 'phone.changed' && e.phone === 'telefono3' && e.change === 'added', 10_000);
+
   // The store holds every certificate and leaf key, never a CA key.
   const shared = pg.psql('sipsec', "SELECT path FROM files ORDER BY path").trim().split('\n');
   assert.ok(shared.includes('ca.crt') && shared.includes('crl.pem') && shared.includes('config.json'));
   for (const p of shared.filter((x) => x.startsWith('private/'))) assert.match(p, /^private\/[0-9a-f]+\.key$/, p);
   assert.equal(shared.filter((x) => x.startsWith('private/')).length, readdirSync(path.join(homeA, 'private')).filter((f) => f !== 'ca.key').length);
 
-  // 4. B stops: it leaves the instance list.
+  // 5. B stops: it leaves the instance list.
   await serveB.stop();
   const after = JSON.parse(ok(homeA, ['status', '--json'])) as { instances: Array<{ id: string }> };
   assert.deepEqual(after.instances.map((i) => i.id), ['site-a']);

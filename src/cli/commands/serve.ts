@@ -3,7 +3,8 @@ import { SipsecError } from '../../core/errors.js';
 import { parseDuration } from '../../provision/access.js';
 import type { ServeOptions } from '../../serve/serve.js';
 import { fetchStatus } from '../../serve/control.js';
-import { collect, openStore, passphraseSource } from '../context.js';
+import { collect, homeOf, openStore, passphraseSource } from '../context.js';
+import { homePaths } from '../../home/paths.js';
 import { keyValues, note, out, printJson, table } from '../output.js';
 import type { EchoSettings, RegistrarSettings } from '../../serve/services.js';
 import { SUITE_NAMES, type SuiteName } from '../../srtp/suites.js';
@@ -202,8 +203,8 @@ Ports below 1024 need root, or: setcap cap_net_bind_service=+ep $(readlink -f $(
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExamples:\n  sipsec status\n  sipsec status --json | jq \'.registrations[] | {phone, tlsVersion, cipher}\'')
     .action(async (o: { json?: boolean }, cmd: Command) => {
-      const store = await openStore(cmd);
-      const s = await fetchStatus(`${store.paths.root}/serve.sock`);
+      // Only the running serve is asked: no store is opened (a shared store that is down must not hide serve's answer).
+      const s = await fetchStatus(`${homePaths(homeOf(cmd)).root}/serve.sock`);
       if (o.json) return printJson(s);
       const ports = (s.ports ?? {}) as Record<string, number>;
       out(keyValues([['Serving since', String(s.started)], ['Ports', Object.entries(ports).map(([k, v]) => `${k} ${v}`).join(', ')], ['Certificate', (s.serverCert as { name?: string })?.name], ['Phones', Number(s.phones)], ['Routes', Number(s.routes)]]));

@@ -64,12 +64,14 @@ async function handle(req: Request): Promise<Reply> {
 port.on('message', (req: Request) => {
   void handle(req)
     .catch((e: unknown): Reply => {
-      if (client && (e as { code?: string }).code === undefined) {
-        // Not an error PostgreSQL answered: the connection may be gone; the next request reconnects.
+      // An error PostgreSQL answered carries its SQLSTATE; anything else (refused, reset, timed out) is the connection.
+      const sqlstate = e instanceof pg.DatabaseError ? e.code : undefined;
+      if (client && sqlstate === undefined) {
+        // The connection may be gone; the next request reconnects.
         void client.end().catch(() => undefined);
         client = undefined;
       }
-      return { ok: false, message: e instanceof Error ? e.message : String(e), ...((e as { code?: string }).code ? { code: (e as { code: string }).code } : {}) };
+      return { ok: false, message: e instanceof Error ? e.message : String(e), ...(sqlstate ? { code: sqlstate } : {}) };
     })
     .then((reply) => {
       port.postMessage(reply);

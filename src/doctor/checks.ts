@@ -37,6 +37,8 @@ export interface DoctorInput {
   expiryDays?: number;
   /** SQLite's own check of the index database ('ok', or what is wrong); absent when not run. */
   indexCheck?: string;
+  /** False on a machine that shares a PostgreSQL store without holding the CA key (nothing there to encrypt). */
+  caKeyHere?: boolean;
   /** `--out` trees and how many of their files a render would change, add (missing) and remove. */
   outTrees?: ReadonlyArray<{ dir: string; changed: number; missing: number; removed: number }>;
 }
@@ -153,7 +155,7 @@ export function checkCrl(i: DoctorInput): Finding[] {
 }
 
 export function checkCaKey(i: DoctorInput): Finding[] {
-  if (i.config.encrypted) return [];
+  if (i.config.encrypted || i.caKeyHere === false) return [];
   return [finding('warning', 'ca.key_unencrypted', 'the CA key is stored without a passphrase: anyone who reads the CA home can issue certificates every phone trusts', 'sipsec ca passphrase --passphrase-file FILE')];
 }
 

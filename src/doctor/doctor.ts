@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { CaStore } from '../home/store.js';
@@ -66,5 +67,5 @@ export async function doctorInput(store: CaStore, o: DoctorOptions & { phones?: 
 }
 
 export async function runDoctor(store: CaStore, o: DoctorOptions & { out?: readonly string[] } = {}): Promise<Finding[]> {
-  return diagnose({ ...(await doctorInput(store, { ...o, outTrees: o.outTrees ?? (await outTrees(store, o.out)) })), indexCheck: store.database.quickCheck() });
+  return diagnose({ ...(await doctorInput(store, { ...o, outTrees: o.outTrees ?? (await outTrees(store, o.out)) })), indexCheck: store.database.quickCheck(), caKeyHere: store.sharedStore ? existsSync(await store.caKeyFile(store.currentCa()?.serial ?? '')) : true });
 }

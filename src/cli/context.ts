@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { SipsecError } from '../core/errors.js';
-import { CaStore, type PassphraseSource } from '../home/store.js';
+import type { CaStore, PassphraseSource } from '../home/store.js';
 import { defaultHome } from '../home/paths.js';
-import { readSecretFile } from '../home/operations.js';
 import { askPassword, interactive } from './prompt.js';
 
 export interface GlobalOpts {
@@ -20,6 +19,8 @@ export function homeOf(cmd: Command): string {
  * certificate never outlives its grace period by more than the next command.
  */
 export async function openStore(cmd: Command): Promise<CaStore> {
+  // Loaded here, not at start-up: `--help` and the commands that never open the home skip the store.
+  const { CaStore } = await import('../home/store.js');
   const store = await CaStore.open(homeOf(cmd));
   if (store.overlapCerts().length > 0) {
     const { sweepSupersedes } = await import('../home/supersede.js');
@@ -52,7 +53,7 @@ export function passphraseSource(file: string | undefined, opts: { confirm?: boo
   let cached: string | undefined;
   return async () => {
     if (cached !== undefined) return cached;
-    if (file) cached = await readSecretFile(file, 'passphrase');
+    if (file) cached = await (await import('../home/operations.js')).readSecretFile(file, 'passphrase');
     else if (process.env.SIPSEC_CA_PASSPHRASE) cached = process.env.SIPSEC_CA_PASSPHRASE;
     else if (interactive()) cached = await askPassword('CA passphrase:', opts.confirm ?? false);
     else throw new SipsecError('PASSPHRASE_REQUIRED', 'the CA key is encrypted and no passphrase was given', 'use --passphrase-file F or set SIPSEC_CA_PASSPHRASE');

@@ -2,7 +2,6 @@ import { Command } from 'commander';
 import { SipsecError } from '../../core/errors.js';
 import { parseDuration } from '../../provision/access.js';
 import type { ServeOptions } from '../../serve/serve.js';
-import { fetchStatus } from '../../serve/control.js';
 import { collect, openStore, passphraseSource } from '../context.js';
 import { keyValues, note, out, printJson, table } from '../output.js';
 import type { EchoSettings, RegistrarSettings } from '../../serve/services.js';
@@ -199,6 +198,7 @@ Ports below 1024 need root, or: setcap cap_net_bind_service=+ep $(readlink -f $(
     .addHelpText('after', '\nExamples:\n  sipsec status\n  sipsec status --json | jq \'.registrations[] | {phone, tlsVersion, cipher}\'')
     .action(async (o: { json?: boolean }, cmd: Command) => {
       const store = await openStore(cmd);
+      const { fetchStatus } = await import('../../serve/control.js');
       const s = await fetchStatus(`${store.paths.root}/serve.sock`);
       if (o.json) return printJson(s);
       const ports = (s.ports ?? {}) as Record<string, number>;

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../core/atomic.js';
 import { SipsecError, errnoCode } from '../core/errors.js';
+import { manifestText, parseManifestText } from './manifest-text.js';
 
 /**
  * The manifest of a rendered tree: which files in a folder sipsec wrote,
@@ -51,13 +52,15 @@ function validRel(rel: string): boolean {
 const UNSAFE_REL = /(^|\/)\.{1,2}(\/|$)|\/\/|^\/|\/$|[\\\0]/;
 
 export type Manifest = Map<string, OwnerKey>;
+/** A manifest as read: shared with this process's cache, so never changed in place (applyPlan copies it). */
+export type ReadManifest = ReadonlyMap<string, OwnerKey>;
 
 /**
  * Read `<out>/.sipsec-manifest.json`. A folder without one holds nothing of
  * sipsec's. An unreadable one is an error (every file would otherwise look
  * foreign), unless `force` says to start over.
  */
-export async function readManifest(out: string, force = false): Promise<Manifest> {
+export async function readManifest(out: string, force = false): Promise<ReadManifest> {
   const file = path.join(out, MANIFEST);
   let text: string;
   let stamp: string;
@@ -69,45 +72,59 @@ export async function readManifest(out: string, force = false): Promise<Manifest
     const hit = seen.get(file);
     // A file changed in place within the clock's granularity can keep all three: trust only a settled one (as git does).
     const settled = Date.now() - Number(st.mtimeMs) > 2_000;
-    if (hit && hit.stamp === stamp && settled) return new Map(hit.manifest);
+    if (hit && hit.stamp === stamp && settled) return hit.manifest;
     text = await fs.readFile(file, 'utf8');
   } catch (e) {
     if (errnoCode(e) === 'ENOENT') return new Map();
     throw e;
   }
+  // The form sipsec writes comes back without JSON.parse (its owners already checked by the pattern).
+  const fast = parseManifestText(text);
+  const manifest = fast ?? jsonManifest(text);
+  if (manifest === undefined || !trusted(manifest, fast !== undefined)) {
+    if (force) return new Map();
+    throw new SipsecError('UNREADABLE', `${file} is not a sipsec manifest, so which files in ${out} sipsec wrote is unknown`, `move it away, or render with --force to take over the files sipsec writes`);
+  }
+  remember(file, stamp, manifest);
+  return manifest;
+}
+
+/** Every path safe and every owner well-formed (`ownersChecked`: the fast reader's pattern already did the owners). */
+function trusted(manifest: ReadManifest, ownersChecked: boolean): boolean {
+  for (const [rel, owner] of manifest) if (!validRel(rel) || (!ownersChecked && !OWNER_RE.test(owner))) return false;
+  return true;
+}
+
+/** Any other manifest text, read as JSON: schema 1, or the schema-less one of older sipsec. */
+function jsonManifest(text: string): Manifest | undefined {
+  const entries = jsonEntries(text);
+  return entries && new Map(entries);
+}
+
+function jsonEntries(text: string): Array<[string, OwnerKey]> | undefined {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    json = undefined;
+    return undefined;
   }
   const v1 = ManifestV1.safeParse(json);
-  let entries: Array<[string, OwnerKey]> | undefined;
-  if (v1.success) entries = stringRecord(v1.data.files);
-  else {
-    // Written by sipsec before manifests had a schema: path -> phone name, or `vendor:ID`.
-    entries = stringRecord(json)?.map(([rel, owner]) => [rel, owner.startsWith('vendor:') ? owner : phoneOwner(owner)]);
-  }
-  if (entries === undefined || entries.some(([rel, owner]) => !validRel(rel) || !OWNER_RE.test(owner))) {
-    if (force) return new Map();
-    throw new SipsecError('UNREADABLE', `${file} is not a sipsec manifest, so which files in ${out} sipsec wrote is unknown`, `move it away, or render with --force to take over the files sipsec writes`);
-  }
-  const manifest = new Map(entries);
-  remember(file, stamp, manifest);
-  return new Map(manifest);
+  if (v1.success) return stringRecord(v1.data.files);
+  // Written by sipsec before manifests had a schema: path -> phone name, or `vendor:ID`.
+  return stringRecord(json)?.map(([rel, owner]) => [rel, owner.startsWith('vendor:') ? owner : phoneOwner(owner)]);
 }
 
 /** The manifests this process last read or wrote, by file, with the stat they had then. */
-const seen = new Map<string, { stamp: string; manifest: Manifest }>();
+const seen = new Map<string, { stamp: string; manifest: ReadManifest }>();
 
-function remember(file: string, stamp: string, manifest: Manifest): void {
-  seen.set(file, { stamp, manifest: new Map(manifest) });
+function remember(file: string, stamp: string, manifest: ReadManifest): void {
+  seen.set(file, { stamp, manifest });
 }
 
-export async function writeManifest(out: string, manifest: Manifest): Promise<void> {
-  const files = Object.fromEntries([...manifest.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+export async function writeManifest(out: string, manifest: ReadManifest): Promise<void> {
   const file = path.join(out, MANIFEST);
-  await writeFileAtomic(file, JSON.stringify({ schema: 1, files }, null, 1) + '\n', { mode: 0o600 });
+  await writeFileAtomic(file, manifestText(manifest), { mode: 0o600 });
   const st = await fs.stat(file, { bigint: true });
-  remember(file, `${st.ino}/${st.size}/${st.mtimeNs}`, manifest);
+  // A copy: the caller may go on changing its map.
+  remember(file, `${st.ino}/${st.size}/${st.mtimeNs}`, new Map(manifest));
 }

@@ -2,7 +2,7 @@ import { promises as fs, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../core/atomic.js';
 import { SipsecError, errnoCode } from '../core/errors.js';
-import { writeManifest, type Manifest, type OwnerKey } from './manifest.js';
+import { writeManifest, type Manifest, type OwnerKey, type ReadManifest } from './manifest.js';
 
 /**
  * Bringing a folder in line with a plan of files, touching nothing sipsec
@@ -127,20 +127,34 @@ async function pruneEmpty(root: string, dir: string): Promise<void> {
   }
 }
 
-function sameManifest(a: Manifest, b: Manifest): boolean {
-  if (a.size !== b.size) return false;
-  for (const [rel, owner] of a) if (b.get(rel) !== owner) return false;
-  return true;
+/**
+ * The listed paths whose owner is in scope or gone for good. The manifest
+ * lists every path of the fleet (a few per owner): each owner is judged
+ * once, not once per path.
+ */
+function stalePaths(manifest: ReadManifest, wanted: ReadonlyMap<string, PlannedFile>, o: ApplyOptions): string[] {
+  const verdict = new Map<OwnerKey, boolean>();
+  const stale: string[] = [];
+  for (const [rel, owner] of manifest) {
+    if (wanted.has(rel)) continue;
+    let drop = verdict.get(owner);
+    if (drop === undefined) {
+      drop = o.inScope(owner) || !o.isLive(owner);
+      verdict.set(owner, drop);
+    }
+    if (drop) stale.push(rel);
+  }
+  return stale;
 }
 
-export async function applyPlan(out: string, plan: PlannedFile[], o: ApplyOptions, manifest: Manifest): Promise<ApplyResult> {
+export async function applyPlan(out: string, plan: PlannedFile[], o: ApplyOptions, manifest: ReadManifest): Promise<ApplyResult> {
   checkPlan(plan);
   const root = path.resolve(out);
   const wanted = new Map<string, PlannedFile>();
   for (const f of plan) if (!wanted.has(f.rel)) wanted.set(f.rel, f);
 
   // Files of owners in scope (or of owners gone for good) that the plan drops.
-  const stale = [...manifest.entries()].filter(([rel, owner]) => !wanted.has(rel) && (o.inScope(owner) || !o.isLive(owner))).map(([rel]) => rel);
+  const stale = stalePaths(manifest, wanted, o);
   const staleSet = new Set(stale);
 
   // 1. Checks, all before the first write.
@@ -191,10 +205,11 @@ export async function applyPlan(out: string, plan: PlannedFile[], o: ApplyOption
     };
   }
 
-  // 2. Intent: every path about to be written is listed before it exists.
+  // 2. Intent: every path about to be written is listed before it exists (a path and owner already listed changes nothing).
+  const added = [...wanted.values()].filter((f) => manifest.get(f.rel) !== f.owner);
   const next: Manifest = new Map(manifest);
-  for (const f of wanted.values()) next.set(f.rel, f.owner);
-  if (!sameManifest(next, manifest)) await writeManifest(root, next);
+  for (const f of added) next.set(f.rel, f.owner);
+  if (added.length > 0) await writeManifest(root, next);
 
   for (const rel of blockers) await fs.rm(path.join(root, rel), { force: true });
 
@@ -227,8 +242,8 @@ export async function applyPlan(out: string, plan: PlannedFile[], o: ApplyOption
     await pruneEmpty(root, path.dirname(file));
   }
 
-  // 5. The final manifest (left as it is when nothing changed, as every file is).
-  if (!sameManifest(next, manifest)) await writeManifest(root, next);
+  // 5. The final manifest, when step 4 dropped paths from what step 2 wrote (otherwise the file already says it all).
+  if (stale.length > 0) await writeManifest(root, next);
   return { written, unchanged, removed };
 }
 

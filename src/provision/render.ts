@@ -7,7 +7,7 @@ import type { Phone } from '../home/schema.js';
 import { loadVendor } from '../vendors/registry.js';
 import type { VendorModule } from '../vendors/types.js';
 import { phoneContext, sharedContext } from './context.js';
-import { RENDER_LOCK, ownerPhone, phoneOwner, readManifest, vendorOwner } from './manifest.js';
+import { RENDER_LOCK, ownerPhone, phoneOwner, readListing, vendorOwner } from './manifest.js';
 import { applyPlan, type PlannedFile } from './tree.js';
 
 /**
@@ -104,7 +104,7 @@ async function renderSelection(store: CaStore, out: string, sel: Selection, opts
   return locked(async () => {
     // Another command may have changed the store since this one read it: render what is there now.
     await store.reload();
-    const manifest = await readManifest(root, force);
+    const manifest = await readListing(root, force);
     const drop = new Set(sel.all ? [] : sel.drop);
     const scope = phonesInScope(store, sel);
     const live = scope.live;
@@ -122,7 +122,7 @@ async function renderSelection(store: CaStore, out: string, sel: Selection, opts
     }
     const vendorIds = new Set<string>([...byVendor.keys(), ...phones.map((p) => p.vendor)]);
     // A full render also drops the files of vendors no phone uses any more; a render of some phones touches only their vendors.
-    if (!scope.vendors) for (const owner of manifest.values()) if (owner.startsWith('vendor:')) vendorIds.add(owner.slice('vendor:'.length));
+    if (!scope.vendors) for (const owner of manifest.all().values()) if (owner.startsWith('vendor:')) vendorIds.add(owner.slice('vendor:'.length));
     const vendors = new Map<string, VendorModule>();
     for (const id of [...vendorIds].sort()) {
       try {
@@ -165,7 +165,9 @@ async function renderSelection(store: CaStore, out: string, sel: Selection, opts
       const phone = ownerPhone(owner);
       return phone === undefined || live.has(phone) || (vendorScope !== undefined && !named.has(phone) && !seen.has(phone));
     };
-    const applied = await applyPlan(root, plan, { inScope, isLive, force, dryRun }, manifest);
+    // A render of some phones names every owner it may drop: the manifest's other paths are not read.
+    const owners = vendorScope && new Set([...named, ...[...seen].filter((p) => !live.has(p))].map(phoneOwner).concat([...vendorScope].map(vendorOwner)));
+    const applied = await applyPlan(root, plan, { inScope, isLive, force, dryRun, ...(owners ? { owners } : {}) }, manifest);
     const removedPhones = [...new Set(applied.removed.map((rel) => manifest.get(rel)).filter((o): o is string => o !== undefined && !isLive(o)))];
     return {
       out: root,

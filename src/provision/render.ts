@@ -7,7 +7,7 @@ import type { Phone } from '../home/schema.js';
 import { loadVendor } from '../vendors/registry.js';
 import type { VendorModule } from '../vendors/types.js';
 import { phoneContext, sharedContext } from './context.js';
-import { RENDER_LOCK, ownerPhone, phoneOwner, readListing, vendorOwner } from './manifest.js';
+import { RENDER_LOCK, ownerPhone, phoneOwner, readListing, vendorOwner, type OwnerKey } from './manifest.js';
 import { applyPlan, type PlannedFile } from './tree.js';
 
 /**
@@ -79,6 +79,19 @@ function phonesInScope(store: CaStore, sel: Selection): { phones: Phone[]; live:
   const phones = [...vendors].flatMap((v) => store.phonesOfVendor(v));
   const live = new Set([...vendors].flatMap((v) => store.livePhoneNames(v)));
   return { phones, live, vendors };
+}
+
+/**
+ * The owners a render of some phones may drop files of (inScope or not
+ * isLive below): the named phones, the phones of their vendors that have
+ * nothing to fetch any more, and those vendors' shared files.
+ */
+function droppable(named: ReadonlySet<string>, seen: ReadonlySet<string>, live: ReadonlySet<string>, vendors: ReadonlySet<string>): Set<OwnerKey> {
+  const owners = new Set<OwnerKey>();
+  for (const name of named) owners.add(phoneOwner(name));
+  for (const name of seen) if (!live.has(name)) owners.add(phoneOwner(name));
+  for (const id of vendors) owners.add(vendorOwner(id));
+  return owners;
 }
 
 async function pool<T>(items: T[], width: number, fn: (t: T, i: number) => Promise<void>): Promise<void> {
@@ -166,7 +179,7 @@ async function renderSelection(store: CaStore, out: string, sel: Selection, opts
       return phone === undefined || live.has(phone) || (vendorScope !== undefined && !named.has(phone) && !seen.has(phone));
     };
     // A render of some phones names every owner it may drop: the manifest's other paths are not read.
-    const owners = vendorScope && new Set([...named, ...[...seen].filter((p) => !live.has(p))].map(phoneOwner).concat([...vendorScope].map(vendorOwner)));
+    const owners = vendorScope ? droppable(named, seen, live, vendorScope) : undefined;
     const applied = await applyPlan(root, plan, { inScope, isLive, force, dryRun, ...(owners ? { owners } : {}) }, manifest);
     const removedPhones = [...new Set(applied.removed.map((rel) => manifest.get(rel)).filter((o): o is string => o !== undefined && !isLive(o)))];
     return {

@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
 import { SipsecError } from '../core/errors.js';
-import { CaStore, type PassphraseSource } from '../home/store.js';
+import type { CaStore, PassphraseSource } from '../home/store.js';
 import { defaultHome } from '../home/paths.js';
-import { storeFromEnv } from '../home/store-spec.js';
-import { readSecretFile } from '../home/operations.js';
 import { askPassword, interactive } from './prompt.js';
 
 export interface GlobalOpts {
@@ -13,7 +11,9 @@ export interface GlobalOpts {
 
 /** The store given for this command: --store, and SIPSEC_STORE as the default (a bound home keeps its own). */
 export function storeOf(cmd: Command): { store: string | undefined; storeDefault: string | undefined } {
-  return { store: cmd.optsWithGlobals<GlobalOpts>().store, storeDefault: storeFromEnv() };
+  // SIPSEC_STORE read here, not through store-spec.ts: start-up stays light.
+  const env = process.env.SIPSEC_STORE;
+  return { store: cmd.optsWithGlobals<GlobalOpts>().store, storeDefault: env && env.trim() !== '' ? env : undefined };
 }
 
 export function homeOf(cmd: Command): string {
@@ -27,6 +27,8 @@ export function homeOf(cmd: Command): string {
  * certificate never outlives its grace period by more than the next command.
  */
 export async function openStore(cmd: Command): Promise<CaStore> {
+  // Loaded here, not at start-up: `--help` and the commands that never open the home skip the store.
+  const { CaStore } = await import('../home/store.js');
   const store = await CaStore.open(homeOf(cmd), storeOf(cmd));
   if (store.overlapCerts().length > 0) {
     const { sweepSupersedes } = await import('../home/supersede.js');
@@ -59,7 +61,7 @@ export function passphraseSource(file: string | undefined, opts: { confirm?: boo
   let cached: string | undefined;
   return async () => {
     if (cached !== undefined) return cached;
-    if (file) cached = await readSecretFile(file, 'passphrase');
+    if (file) cached = await (await import('../home/operations.js')).readSecretFile(file, 'passphrase');
     else if (process.env.SIPSEC_CA_PASSPHRASE) cached = process.env.SIPSEC_CA_PASSPHRASE;
     else if (interactive()) cached = await askPassword('CA passphrase:', opts.confirm ?? false);
     else throw new SipsecError('PASSPHRASE_REQUIRED', 'the CA key is encrypted and no passphrase was given', 'use --passphrase-file F or set SIPSEC_CA_PASSPHRASE');

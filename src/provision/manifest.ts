@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { z } from 'zod';
 import { writeFileAtomic } from '../core/atomic.js';
 import { SipsecError, errnoCode } from '../core/errors.js';
+import { ManifestText, manifestText } from './manifest-text.js';
 
 /**
  * The manifest of a rendered tree: which files in a folder sipsec wrote,
@@ -51,13 +52,64 @@ function validRel(rel: string): boolean {
 const UNSAFE_REL = /(^|\/)\.{1,2}(\/|$)|\/\/|^\/|\/$|[\\\0]/;
 
 export type Manifest = Map<string, OwnerKey>;
+/** A manifest as read: shared with this process's cache, so never changed in place. */
+export type ReadManifest = ReadonlyMap<string, OwnerKey>;
 
 /**
- * Read `<out>/.sipsec-manifest.json`. A folder without one holds nothing of
- * sipsec's. An unreadable one is an error (every file would otherwise look
- * foreign), unless `force` says to start over.
+ * A manifest as a render uses it: a few paths and owners looked up, or all
+ * of it for a full render. sipsec's own text is queried where it lies
+ * (src/provision/manifest-text.ts), so changing one phone in a fleet does
+ * not parse the fleet's paths; any other manifest is read whole as JSON.
  */
-export async function readManifest(out: string, force = false): Promise<Manifest> {
+export interface Listing {
+  get(rel: string): OwnerKey | undefined;
+  /** Every path of these owners. */
+  ownedBy(owners: ReadonlySet<OwnerKey>): Array<[string, OwnerKey]>;
+  /** Every path (a full render reads them all). */
+  all(): ReadManifest;
+  /** The manifest's text with these paths set and those dropped. */
+  edited(set: ReadonlyArray<readonly [string, OwnerKey]>, drop: readonly string[]): string;
+}
+
+/** A manifest read whole (JSON other than sipsec's own form, or none). */
+class MapListing implements Listing {
+  readonly #files: ReadManifest;
+
+  constructor(files: ReadManifest) {
+    this.#files = files;
+  }
+
+  get(rel: string): OwnerKey | undefined {
+    return this.#files.get(rel);
+  }
+
+  ownedBy(owners: ReadonlySet<OwnerKey>): Array<[string, OwnerKey]> {
+    return [...this.#files].filter(([, owner]) => owners.has(owner));
+  }
+
+  all(): ReadManifest {
+    return this.#files;
+  }
+
+  edited(set: ReadonlyArray<readonly [string, OwnerKey]>, drop: readonly string[]): string {
+    const next = new Map(this.#files);
+    for (const [rel, owner] of set) next.set(rel, owner);
+    for (const rel of drop) next.delete(rel);
+    return manifestText(next);
+  }
+}
+
+/**
+ * Read `<out>/.sipsec-manifest.json` whole. A folder without one holds
+ * nothing of sipsec's. An unreadable one is an error (every file would
+ * otherwise look foreign), unless `force` says to start over.
+ */
+export async function readManifest(out: string, force = false): Promise<ReadManifest> {
+  return (await readListing(out, force)).all();
+}
+
+/** Read the manifest for a render (the same rules as readManifest), without parsing sipsec's own text whole. */
+export async function readListing(out: string, force = false): Promise<Listing> {
   const file = path.join(out, MANIFEST);
   let text: string;
   let stamp: string;
@@ -69,45 +121,53 @@ export async function readManifest(out: string, force = false): Promise<Manifest
     const hit = seen.get(file);
     // A file changed in place within the clock's granularity can keep all three: trust only a settled one (as git does).
     const settled = Date.now() - Number(st.mtimeMs) > 2_000;
-    if (hit && hit.stamp === stamp && settled) return new Map(hit.manifest);
+    if (hit && hit.stamp === stamp && settled) return hit.listing;
     text = await fs.readFile(file, 'utf8');
   } catch (e) {
-    if (errnoCode(e) === 'ENOENT') return new Map();
+    if (errnoCode(e) === 'ENOENT') return new MapListing(new Map());
     throw e;
   }
+  const listing = listingOf(text);
+  if (!listing) {
+    if (force) return new MapListing(new Map());
+    throw new SipsecError('UNREADABLE', `${file} is not a sipsec manifest, so which files in ${out} sipsec wrote is unknown`, `move it away, or render with --force to take over the files sipsec writes`);
+  }
+  seen.set(file, { stamp, listing });
+  return listing;
+}
+
+/** sipsec's own text (every path checked by one pattern), or any other JSON manifest with every entry checked; undefined when untrusted. */
+function listingOf(text: string): Listing | undefined {
+  const own = ManifestText.of(text);
+  if (own) return own;
+  const entries = jsonEntries(text);
+  if (entries === undefined || entries.some(([rel, owner]) => !validRel(rel) || !OWNER_RE.test(owner))) return undefined;
+  return new MapListing(new Map(entries));
+}
+
+/** A manifest read as JSON: schema 1, or the schema-less one of older sipsec. */
+function jsonEntries(text: string): Array<[string, OwnerKey]> | undefined {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    json = undefined;
+    return undefined;
   }
   const v1 = ManifestV1.safeParse(json);
-  let entries: Array<[string, OwnerKey]> | undefined;
-  if (v1.success) entries = stringRecord(v1.data.files);
-  else {
-    // Written by sipsec before manifests had a schema: path -> phone name, or `vendor:ID`.
-    entries = stringRecord(json)?.map(([rel, owner]) => [rel, owner.startsWith('vendor:') ? owner : phoneOwner(owner)]);
-  }
-  if (entries === undefined || entries.some(([rel, owner]) => !validRel(rel) || !OWNER_RE.test(owner))) {
-    if (force) return new Map();
-    throw new SipsecError('UNREADABLE', `${file} is not a sipsec manifest, so which files in ${out} sipsec wrote is unknown`, `move it away, or render with --force to take over the files sipsec writes`);
-  }
-  const manifest = new Map(entries);
-  remember(file, stamp, manifest);
-  return new Map(manifest);
+  if (v1.success) return stringRecord(v1.data.files);
+  // Written by sipsec before manifests had a schema: path -> phone name, or `vendor:ID`.
+  return stringRecord(json)?.map(([rel, owner]) => [rel, owner.startsWith('vendor:') ? owner : phoneOwner(owner)]);
 }
 
 /** The manifests this process last read or wrote, by file, with the stat they had then. */
-const seen = new Map<string, { stamp: string; manifest: Manifest }>();
+const seen = new Map<string, { stamp: string; listing: Listing }>();
 
-function remember(file: string, stamp: string, manifest: Manifest): void {
-  seen.set(file, { stamp, manifest: new Map(manifest) });
-}
-
-export async function writeManifest(out: string, manifest: Manifest): Promise<void> {
-  const files = Object.fromEntries([...manifest.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+/** Write a manifest's text (from manifestText or Listing.edited). */
+export async function writeManifest(out: string, text: string): Promise<void> {
   const file = path.join(out, MANIFEST);
-  await writeFileAtomic(file, JSON.stringify({ schema: 1, files }, null, 1) + '\n', { mode: 0o600 });
+  await writeFileAtomic(file, text, { mode: 0o600 });
   const st = await fs.stat(file, { bigint: true });
-  remember(file, `${st.ino}/${st.size}/${st.mtimeNs}`, manifest);
+  const listing = ManifestText.of(text);
+  if (listing) seen.set(file, { stamp: `${st.ino}/${st.size}/${st.mtimeNs}`, listing });
+  else seen.delete(file);
 }

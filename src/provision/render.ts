@@ -7,7 +7,7 @@ import type { Phone } from '../home/schema.js';
 import { loadVendor } from '../vendors/registry.js';
 import type { VendorModule } from '../vendors/types.js';
 import { phoneContext, sharedContext } from './context.js';
-import { RENDER_LOCK, ownerPhone, phoneOwner, readManifest, vendorOwner } from './manifest.js';
+import { RENDER_LOCK, ownerPhone, phoneOwner, readListing, vendorOwner, type OwnerKey } from './manifest.js';
 import { applyPlan, type PlannedFile } from './tree.js';
 
 /**
@@ -81,6 +81,19 @@ function phonesInScope(store: CaStore, sel: Selection): { phones: Phone[]; live:
   return { phones, live, vendors };
 }
 
+/**
+ * The owners a render of some phones may drop files of (inScope or not
+ * isLive below): the named phones, the phones of their vendors that have
+ * nothing to fetch any more, and those vendors' shared files.
+ */
+function droppable(named: ReadonlySet<string>, seen: ReadonlySet<string>, live: ReadonlySet<string>, vendors: ReadonlySet<string>): Set<OwnerKey> {
+  const owners = new Set<OwnerKey>();
+  for (const name of named) owners.add(phoneOwner(name));
+  for (const name of seen) if (!live.has(name)) owners.add(phoneOwner(name));
+  for (const id of vendors) owners.add(vendorOwner(id));
+  return owners;
+}
+
 async function pool<T>(items: T[], width: number, fn: (t: T, i: number) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async () => {
@@ -104,7 +117,7 @@ async function renderSelection(store: CaStore, out: string, sel: Selection, opts
   return locked(async () => {
     // Another command may have changed the store since this one read it: render what is there now.
     await store.reload();
-    const manifest = await readManifest(root, force);
+    const manifest = await readListing(root, force);
     const drop = new Set(sel.all ? [] : sel.drop);
     const scope = phonesInScope(store, sel);
     const live = scope.live;
@@ -122,7 +135,7 @@ async function renderSelection(store: CaStore, out: string, sel: Selection, opts
     }
     const vendorIds = new Set<string>([...byVendor.keys(), ...phones.map((p) => p.vendor)]);
     // A full render also drops the files of vendors no phone uses any more; a render of some phones touches only their vendors.
-    if (!scope.vendors) for (const owner of manifest.values()) if (owner.startsWith('vendor:')) vendorIds.add(owner.slice('vendor:'.length));
+    if (!scope.vendors) for (const owner of manifest.all().values()) if (owner.startsWith('vendor:')) vendorIds.add(owner.slice('vendor:'.length));
     const vendors = new Map<string, VendorModule>();
     for (const id of [...vendorIds].sort()) {
       try {
@@ -165,7 +178,9 @@ async function renderSelection(store: CaStore, out: string, sel: Selection, opts
       const phone = ownerPhone(owner);
       return phone === undefined || live.has(phone) || (vendorScope !== undefined && !named.has(phone) && !seen.has(phone));
     };
-    const applied = await applyPlan(root, plan, { inScope, isLive, force, dryRun }, manifest);
+    // A render of some phones names every owner it may drop: the manifest's other paths are not read.
+    const owners = vendorScope ? droppable(named, seen, live, vendorScope) : undefined;
+    const applied = await applyPlan(root, plan, { inScope, isLive, force, dryRun, ...(owners ? { owners } : {}) }, manifest);
     const removedPhones = [...new Set(applied.removed.map((rel) => manifest.get(rel)).filter((o): o is string => o !== undefined && !isLive(o)))];
     return {
       out: root,

@@ -2,7 +2,7 @@ import { promises as fs, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { writeFileAtomic } from '../core/atomic.js';
 import { SipsecError, errnoCode } from '../core/errors.js';
-import { writeManifest, type Manifest, type OwnerKey } from './manifest.js';
+import { writeManifest, type Listing, type OwnerKey } from './manifest.js';
 
 /**
  * Bringing a folder in line with a plan of files, touching nothing sipsec
@@ -32,6 +32,12 @@ export interface ApplyOptions {
   inScope(owner: OwnerKey): boolean;
   /** Whether an owner outside the scope still has files (its paths cannot be taken over). */
   isLive(owner: OwnerKey): boolean;
+  /**
+   * Every owner that may be in scope or not live, when the caller knows
+   * them (a render of some phones): only their listed paths are looked at,
+   * not the whole manifest. Without it every listed path is judged.
+   */
+  owners?: ReadonlySet<OwnerKey>;
   /** Replace same-named files sipsec did not write. */
   force: boolean;
   /** Only say what would be written and removed (`sipsec doctor --out`); write nothing. */
@@ -127,20 +133,34 @@ async function pruneEmpty(root: string, dir: string): Promise<void> {
   }
 }
 
-function sameManifest(a: Manifest, b: Manifest): boolean {
-  if (a.size !== b.size) return false;
-  for (const [rel, owner] of a) if (b.get(rel) !== owner) return false;
-  return true;
+/**
+ * The listed paths whose owner is in scope or gone for good. The manifest
+ * lists every path of the fleet (a few per owner): each owner is judged
+ * once, not once per path.
+ */
+function stalePaths(manifest: Listing, wanted: ReadonlyMap<string, PlannedFile>, o: ApplyOptions): string[] {
+  const verdict = new Map<OwnerKey, boolean>();
+  const stale: string[] = [];
+  for (const [rel, owner] of o.owners ? manifest.ownedBy(o.owners) : manifest.all()) {
+    if (wanted.has(rel)) continue;
+    let drop = verdict.get(owner);
+    if (drop === undefined) {
+      drop = o.inScope(owner) || !o.isLive(owner);
+      verdict.set(owner, drop);
+    }
+    if (drop) stale.push(rel);
+  }
+  return stale;
 }
 
-export async function applyPlan(out: string, plan: PlannedFile[], o: ApplyOptions, manifest: Manifest): Promise<ApplyResult> {
+export async function applyPlan(out: string, plan: PlannedFile[], o: ApplyOptions, manifest: Listing): Promise<ApplyResult> {
   checkPlan(plan);
   const root = path.resolve(out);
   const wanted = new Map<string, PlannedFile>();
   for (const f of plan) if (!wanted.has(f.rel)) wanted.set(f.rel, f);
 
   // Files of owners in scope (or of owners gone for good) that the plan drops.
-  const stale = [...manifest.entries()].filter(([rel, owner]) => !wanted.has(rel) && (o.inScope(owner) || !o.isLive(owner))).map(([rel]) => rel);
+  const stale = stalePaths(manifest, wanted, o);
   const staleSet = new Set(stale);
 
   // 1. Checks, all before the first write.
@@ -168,14 +188,14 @@ export async function applyPlan(out: string, plan: PlannedFile[], o: ApplyOption
       if (!st) break;
       if (st.isDirectory()) continue;
       if (staleSet.has(dir) && !st.isSymbolicLink()) blockers.add(dir);
-      else if (manifest.has(dir) && !st.isSymbolicLink()) {
+      else if (manifest.get(dir) !== undefined && !st.isSymbolicLink()) {
         throw new SipsecError('DUPLICATE', `'${dir}' is a file of ${describe(manifest.get(dir)!)} and the folder of ${f.rel} (${describe(f.owner)})`, 'a phone name clashes with a vendor file or folder; remove that phone and add it under another name');
       } else inTheWay.push(dir);
       break;
     }
     const st = statOf(f.rel);
     if (st?.isDirectory()) inTheWay.push(f.rel);
-    else if (st && !manifest.has(f.rel) && !o.force) foreign.push(f.rel);
+    else if (st && manifest.get(f.rel) === undefined && !o.force) foreign.push(f.rel);
   }
   if (foreign.length + inTheWay.length > 0) throw conflictError(root, foreign, [...new Set(inTheWay)]);
 
@@ -191,10 +211,9 @@ export async function applyPlan(out: string, plan: PlannedFile[], o: ApplyOption
     };
   }
 
-  // 2. Intent: every path about to be written is listed before it exists.
-  const next: Manifest = new Map(manifest);
-  for (const f of wanted.values()) next.set(f.rel, f.owner);
-  if (!sameManifest(next, manifest)) await writeManifest(root, next);
+  // 2. Intent: every path about to be written is listed before it exists (a path and owner already listed changes nothing).
+  const added = [...wanted.values()].filter((f) => manifest.get(f.rel) !== f.owner).map((f) => [f.rel, f.owner] as const);
+  if (added.length > 0) await writeManifest(root, manifest.edited(added, []));
 
   for (const rel of blockers) await fs.rm(path.join(root, rel), { force: true });
 
@@ -219,7 +238,6 @@ export async function applyPlan(out: string, plan: PlannedFile[], o: ApplyOption
   // 4. Remove what the owners in scope no longer have; only regular files and links, never a folder.
   const removed: string[] = [];
   for (const rel of stale) {
-    next.delete(rel);
     const file = path.join(root, rel);
     const st = blockers.has(rel) ? undefined : await lstatOrUndefined(file);
     if (st && !st.isDirectory()) await fs.rm(file, { force: true });
@@ -227,8 +245,8 @@ export async function applyPlan(out: string, plan: PlannedFile[], o: ApplyOption
     await pruneEmpty(root, path.dirname(file));
   }
 
-  // 5. The final manifest (left as it is when nothing changed, as every file is).
-  if (!sameManifest(next, manifest)) await writeManifest(root, next);
+  // 5. The final manifest, when step 4 dropped paths from what step 2 wrote (otherwise the file already says it all).
+  if (stale.length > 0) await writeManifest(root, manifest.edited(added, stale));
   return { written, unchanged, removed };
 }
 

@@ -338,3 +338,21 @@ test('follow: re-rendering phones by name renders only those; a removed one (its
     ca.cleanup();
   }
 });
+
+test('follow: a render of one phone also drops the files of a phone of its vendor that lost its certificate meanwhile, and nothing else', { timeout: 120_000 }, async () => {
+  const ca = await fleet();
+  try {
+    const out = ca.store.paths.provisionDir;
+    await rerenderAll(ca.store);
+    const before = Object.keys(manifestOf(out)).sort();
+    // desk2 (aastra) loses its certificate without a render (a crash, an older sipsec); desk1 is the same vendor.
+    await revokeCert(ca.store, 'desk2', 'keyCompromise', noPassphrase);
+    const r = await rerenderPhones(ca.store, ['desk1']);
+    assert.deepEqual(r.removed.sort(), before.filter((rel) => rel.startsWith('00085D000002')));
+    const after = Object.keys(manifestOf(out)).sort();
+    assert.deepEqual(after, before.filter((rel) => !rel.startsWith('00085D000002')));
+    assert.deepEqual(walk(out).filter((rel) => rel !== MANIFEST), after);
+  } finally {
+    ca.cleanup();
+  }
+});

@@ -2,7 +2,6 @@ import { Command } from 'commander';
 import { hostname } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { SipsecError } from '../../core/errors.js';
-import { astTlsCert } from '../../pki/ast-tls-cert.js';
 import { passphraseSource } from '../context.js';
 import { note, printJson } from '../output.js';
 
@@ -45,6 +44,7 @@ Examples (the Asterisk secure-calling tutorial):
         if (!/^\d{1,6}$/.test(value)) throw new SipsecError('BAD_INPUT', `invalid ${flag} '${value}'`, flag === '-b' ? 'give the RSA key size: 2048, 3072 or 4096' : 'give the validity in days');
       }
       if (o.f) note(`note: -f ${o.f} is ignored; sipsec writes the extensions itself`);
+      const { astTlsCert } = await import('../../pki/ast-tls-cert.js');
       const result = await astTlsCert({
         mode: o.m,
         cn: o.C ?? (o.m === 'server' ? fqdn() : 'asterisk'),

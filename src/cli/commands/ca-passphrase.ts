@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import { SipsecError } from '../../core/errors.js';
-import { readSecretFile } from '../../home/operations.js';
-import { changeCaPassphrase } from '../../home/passphrase.js';
 import { askPassword, interactive } from '../prompt.js';
 import { openStore, passphraseSource } from '../context.js';
 import { note, printJson } from '../output.js';
@@ -18,6 +16,7 @@ export function register(program: Command): void {
     .addHelpText('after', '\nExamples:\n  sipsec ca passphrase --new-passphrase-file ~/.sipsec-pass\n  sipsec ca passphrase --passphrase-file old.txt --new-passphrase-file new.txt')
     .action(async (o: { newPassphraseFile?: string; passphraseFile?: string; remove?: boolean; json?: boolean }, cmd: Command) => {
       if (o.remove && o.newPassphraseFile) throw new SipsecError('BAD_INPUT', '--remove and --new-passphrase-file contradict each other', 'give one of them');
+      const [{ readSecretFile }, { changeCaPassphrase }] = await Promise.all([import('../../home/operations.js'), import('../../home/passphrase.js')]);
       let next: string | undefined;
       if (!o.remove) {
         if (o.newPassphraseFile) next = await readSecretFile(o.newPassphraseFile, 'new passphrase');

@@ -2,22 +2,19 @@ import { isIP } from 'node:net';
 import { Command, Option } from 'commander';
 import { SipsecError } from '../../core/errors.js';
 import { HASHES, KEY_SPECS, type HashName, type KeySpec } from '../../pki/keys.js';
-import { caInfo, initCa } from '../../home/operations.js';
+import type { caInfo } from '../../home/operations.js';
 import { checkDns, parseHostPort } from '../../pki/names.js';
 import { parseDays } from '../../inventory/phones.js';
 import { homeOf, openStore, passphraseSource, storeOf } from '../context.js';
 import { askText } from '../prompt.js';
 import { keyValues, note, out, printJson, progress, table } from '../output.js';
-import { readSecretFile } from '../../home/operations.js';
-import { renderAfter, rerenderAll } from '../../provision/hooks.js';
 import type { Config } from '../../home/schema.js';
-import { checkClock, checkNames } from '../../doctor/checks.js';
-import { doctorInput } from '../../doctor/doctor.js';
-import { printFindings } from './doctor.js';
-import { resyncAfterChange } from './resync.js';
 import { configJson } from '../json.js';
-import { caStatus, retireOldCa, rotateCa } from '../../home/rotate.js';
-import { parseSpan } from './cert.js';
+
+// Each action imports what it runs: start-up, paid by every command, loads only flags and help.
+const operations = () => import('../../home/operations.js');
+const hooks = () => import('../../provision/hooks.js');
+const rotation = () => import('../../home/rotate.js');
 
 /** The passphrase for commands that write a CA key: the ca init rules, and the home's own (one per home). */
 function rotatePassphrase(file: string | undefined, noPassphrase: boolean, encrypted: boolean) {
@@ -111,6 +108,7 @@ and refuses to guess when there is none. The CA home must be empty or a sipsec C
 holding other files (ast_tls_cert's /etc/asterisk/keys) is refused, naming them, unless --force.`,
     )
     .action(async (o: Record<string, string | boolean | undefined>, cmd: Command) => {
+      const { initCa, readSecretFile } = await operations();
       const org = typeof o.org === 'string' ? o.org : await askText('--org', 'Organisation (O=):', 'the organisation name');
       const domainIn = typeof o.domain === 'string' ? o.domain : await askText('--domain', 'SIP domain:', 'the SIP domain, e.g. pbx.mycompany.com');
       const domain = checkDns(domainIn);
@@ -170,7 +168,7 @@ holding other files (ast_tls_cert's /etc/asterisk/keys) is refused, naming them,
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExamples:\n  sipsec ca show\n  sipsec ca show --json | jq .fingerprint')
     .action(async (o: { json?: boolean }, cmd: Command) => {
-      const info = await caInfo(await openStore(cmd));
+      const info = await (await operations()).caInfo(await openStore(cmd));
       if (o.json) return printJson(info);
       printInfo(info);
     });
@@ -220,6 +218,7 @@ Examples:
   sipsec ca retire-old`,
     )
     .action(async (o: { key: KeySpec; days: string; cn?: string; grace: string; passphraseFile?: string; passphrase?: boolean; json?: boolean }, cmd: Command) => {
+      const [{ parseSpan }, { rotateCa }, { rerenderAll }] = await Promise.all([import('../../home/supersede.js'), rotation(), hooks()]);
       const graceMs = parseSpan(o.grace, '--grace');
       const days = parseDays(o.days, 3650);
       if (o.cn !== undefined && (o.cn.trim() === '' || /[\u0000-\u001f]/.test(o.cn))) throw new SipsecError('BAD_INPUT', 'invalid --cn', 'give a non-empty name');
@@ -241,7 +240,7 @@ Examples:
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nThe last TLS connection comes from serve\'s event log (serve.log in the CA home).\n\nExamples:\n  sipsec ca status\n  sipsec ca status --json | jq .usingOldCa')
     .action(async (o: { json?: boolean }, cmd: Command) => {
-      const st = await caStatus(await openStore(cmd));
+      const st = await (await rotation()).caStatus(await openStore(cmd));
       if (o.json) return printJson(st);
       out(
         keyValues([
@@ -277,6 +276,7 @@ Examples:
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nRefused while a phone\'s current certificate or last TLS connection (serve.log) is under the old CA.\n\nExamples:\n  sipsec ca status && sipsec ca retire-old\n  sipsec ca retire-old --force')
     .action(async (o: { force?: boolean; passphraseFile?: string; json?: boolean }, cmd: Command) => {
+      const [{ retireOldCa }, { rerenderAll }] = await Promise.all([rotation(), hooks()]);
       const store = await openStore(cmd);
       const r = await retireOldCa(store, passphraseSource(o.passphraseFile), { force: o.force === true });
       await rerenderAll(store);
@@ -295,6 +295,13 @@ Examples:
     .option('--json', 'print the resulting settings as JSON')
     .addHelpText('after', '\nThe provisioning tree in the CA home is re-rendered at once; a --out tree is rebuilt with sipsec provision render --out DIR.\n\nExamples:\n  sipsec ca config --registrar 10.0.1.133:5061 --resync\n  sipsec ca config --ntp pool.ntp.org')
     .action(async (o: { registrar?: string; provisioningUrl?: string; tftpServer?: string; ntp?: string; resync?: boolean; json?: boolean }, cmd: Command) => {
+      const [{ renderAfter, rerenderAll }, { doctorInput }, { checkClock, checkNames }, { printFindings }, { resyncAfterChange }] = await Promise.all([
+        hooks(),
+        import('../../doctor/doctor.js'),
+        import('../../doctor/checks.js'),
+        import('./doctor.js'),
+        import('./resync.js'),
+      ]);
       const store = await openStore(cmd);
       const patch = configPatch(o);
       const changed = Object.keys(patch).length > 0;
@@ -338,7 +345,7 @@ Examples:
     .option('--json', 'print what was restored as JSON')
     .addHelpText('after', '\nRefused while sipsec serve runs on that home (stop it first: it would go on serving what it loaded).\nThe archive is unpacked beside the home, checked (SQLite quick_check, every indexed certificate present), then renamed into place.\n\nExamples:\n  sipsec --home /etc/sipsec ca restore /var/backups/sipsec-2026-12-01.tar.gz\n  sipsec --home ./ca ca restore ca.tar --force')
     .action(async (file: string, o: { force?: boolean; json?: boolean }, cmd: Command) => {
-      const { restoreHome } = await import('../../home/backup.js');
+      const [{ restoreHome }, { renderAfter, rerenderAll }] = await Promise.all([import('../../home/backup.js'), hooks()]);
       const r = await restoreHome(file, homeOf(cmd), { force: o.force ?? false });
       const store = await openStore(cmd);
       const rendered = await renderAfter('the CA home was restored', () => rerenderAll(store));

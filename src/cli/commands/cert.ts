@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { SipsecError } from '../../core/errors.js';
 import { writeFileAtomic } from '../../core/atomic.js';
 import { REVOCATION_REASONS, type RevocationReason } from '../../pki/crl.js';
-import { currentOrThrow, expiringCerts, exportCert, readSecretFile, renewMany, revokeCert, type ExportFormat } from '../../home/operations.js';
+import type { ExportFormat } from '../../home/operations.js';
 import { KEY_SPECS, type KeySpec } from '../../pki/keys.js';
 import { parseDays } from '../../inventory/phones.js';
 import { parseSpan } from '../../home/supersede.js';
@@ -10,11 +10,12 @@ import { parseSpan } from '../../home/supersede.js';
 export { parseSpan };
 import type { CertEntry } from '../../home/schema.js';
 import type { CaStore } from '../../home/store.js';
-import { renderAfter, rerenderPhones } from '../../provision/hooks.js';
 import { homeOf, openStore, passphraseSource } from '../context.js';
-import { resyncAfterChange } from './resync.js';
 import { keyValues, note, out, printJson, progress, shortDate, table } from '../output.js';
 import { certJson } from '../json.js';
+
+// Each action imports what it runs: start-up, paid by every command, loads only flags and help.
+const operations = () => import('../../home/operations.js');
 
 export function sanText(e: CertEntry): string {
   return [...e.sans.dns.map((d) => `DNS:${d}`), ...e.sans.ip.map((i) => `IP:${i}`), ...e.sans.uri.map((u) => `URI:${u}`)].join(', ');
@@ -50,6 +51,7 @@ function showEntry(store: CaStore, e: CertEntry): string {
 /** After a certificate change: a phone's files follow it (servers have none in the tree). */
 async function followPhone(store: CaStore, name: string, change: string) {
   if (!store.index.phones.some((p) => p.name === name)) return undefined;
+  const { renderAfter, rerenderPhones } = await import('../../provision/hooks.js');
   return renderAfter(change, () => rerenderPhones(store, [name]));
 }
 
@@ -66,6 +68,7 @@ export function register(program: Command): void {
     .action(async (o: { all?: boolean; expiring?: string; json?: boolean }, cmd: Command) => {
       if (o.all && o.expiring !== undefined) throw new SipsecError('BAD_INPUT', '--all and --expiring contradict each other', 'choose one');
       const within = o.expiring !== undefined ? parseSpan(o.expiring, '--expiring') : undefined;
+      const { expiringCerts } = await operations();
       const store = await openStore(cmd);
       const all = store.index.certificates;
       const shown =
@@ -111,6 +114,7 @@ export function register(program: Command): void {
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExamples:\n  sipsec cert revoke telefono1 --reason keyCompromise\n  sipsec cert revoke pbx --reason cessationOfOperation')
     .action(async (name: string, o: { reason: RevocationReason; passphraseFile?: string; json?: boolean }, cmd: Command) => {
+      const { revokeCert } = await operations();
       const store = await openStore(cmd);
       const e = await revokeCert(store, name, o.reason, passphraseSource(o.passphraseFile));
       // A phone without a valid certificate has nothing to fetch: its files leave the tree.
@@ -152,6 +156,7 @@ Examples:
       const graceMs = parseSpan(o.grace, '--grace');
       const within = o.expiring !== undefined ? parseSpan(o.expiring, '--expiring') : undefined;
       const days = o.days !== undefined ? parseDays(o.days, 825) : undefined;
+      const [{ expiringCerts, renewMany }, { renderAfter, rerenderPhones }, { resyncAfterChange }] = await Promise.all([operations(), import('../../provision/hooks.js'), import('./resync.js')]);
       const store = await openStore(cmd);
       const names = within !== undefined ? expiringCerts(store, within).map((c) => c.name) : [name!];
       if (names.length === 0) {
@@ -193,6 +198,7 @@ Examples:
   sipsec cert export telefono1 --format p12 --p12 legacy --password-file pw.txt --out telefono1.p12`,
     )
     .action(async (name: string, o: { format: ExportFormat; withKey?: boolean; legacyKey?: boolean; p12: 'modern' | 'legacy'; passwordFile?: string; out?: string }, cmd: Command) => {
+      const { currentOrThrow, exportCert, readSecretFile } = await operations();
       const store = await openStore(cmd);
       if (name !== 'ca') currentOrThrow(store, name);
       const password = o.passwordFile ? await readSecretFile(o.passwordFile, 'password') : undefined;

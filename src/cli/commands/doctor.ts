@@ -1,8 +1,6 @@
 import type { Command } from 'commander';
 import { SipsecError } from '../../core/errors.js';
 import type { Finding } from '../../doctor/checks.js';
-import { doctorExitCode } from '../../doctor/checks.js';
-import { runDoctor } from '../../doctor/doctor.js';
 import { openStore } from '../context.js';
 import { note, out, printJson } from '../output.js';
 
@@ -40,6 +38,7 @@ Examples:
     .action(async (o: { expiring: string; out?: string[]; json?: boolean }, cmd: Command) => {
       const days = Number(o.expiring);
       if (!Number.isInteger(days) || days < 0 || days > 3650) throw new SipsecError('BAD_INPUT', `--expiring must be a number of days (0-3650), not ${JSON.stringify(o.expiring)}`);
+      const [{ doctorExitCode }, { runDoctor }] = await Promise.all([import('../../doctor/checks.js'), import('../../doctor/doctor.js')]);
       const store = await openStore(cmd);
       const findings = await runDoctor(store, { expiryDays: days, ...(o.out ? { out: o.out } : {}) });
       const code = doctorExitCode(findings);

@@ -2,9 +2,7 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { SipsecError } from '../../core/errors.js';
 import { parseHostPort } from '../../pki/names.js';
-import { asteriskConfig } from '../../pbx/asterisk.js';
-import { kamailioConfig } from '../../pbx/kamailio.js';
-import { writePbxFiles, type PbxFile } from '../../pbx/server-tls.js';
+import type { PbxFile } from '../../pbx/server-tls.js';
 import { openStore } from '../context.js';
 import { note, out, printJson } from '../output.js';
 
@@ -43,7 +41,7 @@ function fileSummary(files: PbxFile[], written: string[] | undefined) {
 }
 
 async function finish(o: CommonOpts, files: PbxFile[], printed: string, summary: Record<string, unknown>, notes: string[]): Promise<void> {
-  const written = o.out !== undefined ? await writePbxFiles(o.out, files) : undefined;
+  const written = o.out !== undefined ? await (await import('../../pbx/server-tls.js')).writePbxFiles(o.out, files) : undefined;
   if (o.json) {
     printJson({ ...summary, files: fileSummary(files, written), notes });
     return;
@@ -94,6 +92,7 @@ Examples:
     .action(async (o: CommonOpts & { pjsip?: boolean; chanSip?: boolean; bind?: string; legacyTls?: string | boolean; clientCerts?: 'require' | 'off'; context: string; echoExt: string }, cmd: Command) => {
       if (o.pjsip && o.chanSip) throw new SipsecError('BAD_INPUT', '--pjsip and --chan-sip contradict each other', 'choose one channel driver');
       const installDir = installDirOf(o);
+      const { asteriskConfig } = await import('../../pbx/asterisk.js');
       const store = await openStore(cmd);
       const legacyTlsPort = o.legacyTls === undefined || o.legacyTls === false ? undefined : o.legacyTls === true ? 5062 : parsePort(o.legacyTls, '--legacy-tls');
       const cfg = await asteriskConfig(store, {
@@ -140,6 +139,7 @@ Examples:
     )
     .action(async (o: CommonOpts & { listen?: string; legacyTls?: boolean; crl?: boolean; upstream?: string }, cmd: Command) => {
       const installDir = installDirOf(o);
+      const { kamailioConfig } = await import('../../pbx/kamailio.js');
       const store = await openStore(cmd);
       const cfg = await kamailioConfig(store, {
         ...(o.cert !== undefined ? { cert: o.cert } : {}),

@@ -3,22 +3,16 @@ import { SipsecError } from '../../core/errors.js';
 import { KEY_SPECS } from '../../pki/keys.js';
 import { SRTP_MODES, type Phone } from '../../home/schema.js';
 import { formatMac } from '../../pki/names.js';
-import { CaStore } from '../../home/store.js';
-import { addPhones, findPhone, sipUser, validatePhone, type PhoneInput } from '../../inventory/phones.js';
-import { planImport, readPhoneCsv, type ImportMode } from '../../inventory/import.js';
-import { applyEdits, checkEdit, editPhone, type PhoneEdit } from '../../inventory/edit.js';
-import { exportCsv, exportJson } from '../../inventory/export.js';
-import { revokeAllOf } from '../../home/supersede.js';
-import { isVendorId, loadVendor, vendorIds } from '../../vendors/registry.js';
-import { askChoice, askText, interactive } from '../prompt.js';
-import { removePhoneFiles, renderAfter, rerenderPhones } from '../../provision/hooks.js';
-import { checkExposedSecrets, checkNames } from '../../doctor/checks.js';
-import { doctorInput } from '../../doctor/doctor.js';
-import { printFindings } from './doctor.js';
-import { resyncAfterChange } from './resync.js';
+import type { CaStore } from '../../home/store.js';
+import { findPhone, sipUser, type PhoneInput } from '../../inventory/phones.js';
+import type { ImportMode } from '../../inventory/import.js';
+import type { PhoneEdit } from '../../inventory/edit.js';
+import { vendorIds } from '../../vendors/registry.js';
 import { collect, collectOption, homeOf, openStore, passphraseSource } from '../context.js';
 import { keyValues, note, out, printJson, progress, shortDate, table } from '../output.js';
 import { phoneJson } from '../json.js';
+
+// Start-up loads only flags and help: each action imports what it runs, since every command pays for start-up.
 
 function certStatus(store: CaStore, name: string): string {
   const c = store.current(name);
@@ -71,6 +65,15 @@ Examples:
   sipsec phone add lobby --vendor yealink --mac 805ec0aabbcc --option model=t46g`,
     )
     .action(async (name: string, o: Record<string, unknown>, cmd: Command) => {
+      const [{ addPhones, validatePhone }, { isVendorId, loadVendor }, { askChoice, askText, interactive }, { renderAfter, rerenderPhones }, { checkExposedSecrets, checkNames }, { doctorInput }, { printFindings }] = await Promise.all([
+        import('../../inventory/phones.js'),
+        import('../../vendors/registry.js'),
+        import('../prompt.js'),
+        import('../../provision/hooks.js'),
+        import('../../doctor/checks.js'),
+        import('../../doctor/doctor.js'),
+        import('./doctor.js'),
+      ]);
       const store = await openStore(cmd);
       const vendorId = typeof o.vendor === 'string' ? o.vendor : await askChoice('--vendor', 'Vendor:', 'the phone or softphone type', vendorIds());
       let mac = o.mac as string | undefined;
@@ -154,6 +157,7 @@ Examples:
         ...(o.secret !== undefined ? { secret: o.secret as string } : {}),
         ...(o.rotateSecret ? { rotateSecret: true } : {}),
       };
+      const [{ checkEdit, editPhone }, { renderAfter, rerenderPhones }, { resyncAfterChange }] = await Promise.all([import('../../inventory/edit.js'), import('../../provision/hooks.js'), import('./resync.js')]);
       // Contradicting flags are refused before the CA home is even opened.
       checkEdit(edit);
       const store = await openStore(cmd);
@@ -210,6 +214,12 @@ Examples:
     .action(async (file: string, o: { update?: boolean; skipExisting?: boolean; dryRun?: boolean; passphraseFile?: string; json?: boolean }, cmd: Command) => {
       if (o.update && o.skipExisting) throw new SipsecError('BAD_INPUT', '--update and --skip-existing contradict each other', 'use --update to change existing phones, or --skip-existing to leave them alone');
       const mode: ImportMode = o.update ? 'update' : o.skipExisting ? 'skip-existing' : 'add';
+      const [{ planImport, readPhoneCsv }, { applyEdits }, { addPhones }, { renderAfter, rerenderPhones }] = await Promise.all([
+        import('../../inventory/import.js'),
+        import('../../inventory/edit.js'),
+        import('../../inventory/phones.js'),
+        import('../../provision/hooks.js'),
+      ]);
       const store = await openStore(cmd);
       const sheet = await readPhoneCsv(file);
       for (const w of sheet.warnings) note(`warning: ${w}`);
@@ -257,6 +267,7 @@ Examples:
     .addHelpText('after', '\nExamples:\n  sipsec phone export > phones.csv\n  sipsec phone import phones.csv --update\n  sipsec phone export --json | jq -r \'.phones[].name\'')
     .action(async (o: { csv?: boolean; json?: boolean; showSecret?: boolean }, cmd: Command) => {
       if (o.csv && o.json) throw new SipsecError('BAD_INPUT', '--csv and --json contradict each other', 'choose one format');
+      const { exportCsv, exportJson } = await import('../../inventory/export.js');
       const store = await openStore(cmd);
       const phones = store.index.phones;
       if (o.json) return printJson(exportJson(phones, { showSecret: o.showSecret === true }));
@@ -331,6 +342,7 @@ Examples:
     .option('--json', 'print as JSON')
     .addHelpText('after', '\nExamples:\n  sipsec phone remove telefono1')
     .action(async (name: string, o: { passphraseFile?: string; json?: boolean }, cmd: Command) => {
+      const [{ revokeAllOf }, { removePhoneFiles, renderAfter }] = await Promise.all([import('../../home/supersede.js'), import('../../provision/hooks.js')]);
       const store = await openStore(cmd);
       const p = findPhone(store, name);
       const pass = passphraseSource(o.passphraseFile);

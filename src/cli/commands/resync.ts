@@ -2,13 +2,13 @@ import type { Command } from 'commander';
 import * as path from 'node:path';
 import { SipsecError } from '../../core/errors.js';
 import { homePaths } from '../../home/paths.js';
-import { postAction } from '../../serve/control.js';
 import type { ResyncRequest, ResyncResult } from '../../serve/resync.js';
 import { homeOf } from '../context.js';
 import { note, out, printJson, table } from '../output.js';
 
 /** Ask the running serve to NOTIFY phones; the library call behind `phone resync` and every `--resync`. */
 export async function requestResync(home: string, req: ResyncRequest): Promise<ResyncResult[]> {
+  const { postAction } = await import('../../serve/control.js');
   const answer = (await postAction(path.join(homePaths(home).root, 'serve.sock'), 'resync', req)) as { results?: ResyncResult[] };
   return answer.results ?? [];
 }

@@ -2,7 +2,6 @@ import { Command } from 'commander';
 import { SipsecError } from '../../core/errors.js';
 import { parseDuration } from '../../provision/access.js';
 import type { ServeOptions } from '../../serve/serve.js';
-import { fetchStatus } from '../../serve/control.js';
 import { collect, homeOf, openStore, passphraseSource } from '../context.js';
 import { homePaths } from '../../home/paths.js';
 import { keyValues, note, out, printJson, table } from '../output.js';
@@ -204,6 +203,7 @@ Ports below 1024 need root, or: setcap cap_net_bind_service=+ep $(readlink -f $(
     .addHelpText('after', '\nExamples:\n  sipsec status\n  sipsec status --json | jq \'.registrations[] | {phone, tlsVersion, cipher}\'')
     .action(async (o: { json?: boolean }, cmd: Command) => {
       // Only the running serve is asked: no store is opened (a shared store that is down must not hide serve's answer).
+      const { fetchStatus } = await import('../../serve/control.js');
       const s = await fetchStatus(`${homePaths(homeOf(cmd)).root}/serve.sock`);
       if (o.json) return printJson(s);
       const ports = (s.ports ?? {}) as Record<string, number>;

@@ -1,6 +1,5 @@
 import { Command, Option } from 'commander';
 import { KEY_SPECS, type KeySpec } from '../../pki/keys.js';
-import { addServer } from '../../home/operations.js';
 import { parseDays } from '../../inventory/phones.js';
 import { collect, openStore, passphraseSource } from '../context.js';
 import { keyValues, note, out, printJson } from '../output.js';
@@ -28,6 +27,7 @@ Phones that dial the server by IP need that IP in the certificate, or they fail 
 "Certificate common name did not match (10.0.1.133)".`,
     )
     .action(async (name: string, o: { dns: string[]; ip: string[]; key?: KeySpec; days?: string; passphraseFile?: string; json?: boolean }, cmd: Command) => {
+      const { addServer } = await import('../../home/operations.js');
       const store = await openStore(cmd);
       const entry = await addServer(store, { name, dns: o.dns, ip: o.ip, ...(o.key ? { key: o.key } : {}), ...(o.days ? { days: parseDays(o.days, 825) } : {}) }, passphraseSource(o.passphraseFile));
       if (o.json) return printJson(certJson(entry));

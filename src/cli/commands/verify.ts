@@ -2,7 +2,6 @@ import { writeFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { SipsecError } from '../../core/errors.js';
 import { parseDuration } from '../../provision/access.js';
-import { fetchStatus, followEvents } from '../../serve/control.js';
 import type { VerifyReport } from '../../verify/verify.js';
 import type { ProbeReport, ProbeStep } from '../../verify/probe.js';
 import { SUITE_NAMES, type SuiteName } from '../../srtp/suites.js';
@@ -58,7 +57,7 @@ Examples:
       const timeoutMs = parseDuration(o.timeout);
       if (timeoutMs === undefined || timeoutMs <= 0) throw new SipsecError('BAD_INPUT', `invalid --timeout '${o.timeout}'`, 'write it as 10m, 90s or 1h');
       const store = await openStore(cmd);
-      const [{ verify }, { renderHtml }] = await Promise.all([import('../../verify/verify.js'), import('../../verify/html.js')]);
+      const [{ verify }, { renderHtml }, { fetchStatus, followEvents }] = await Promise.all([import('../../verify/verify.js'), import('../../verify/html.js'), import('../../serve/control.js')]);
       const socket = `${store.paths.root}/serve.sock`;
       const status = await fetchStatus(socket);
       const registrar = status.registrar as { echo?: { ext?: string } } | undefined;

@@ -39,8 +39,14 @@ export class SyncPg {
     if (this.closed) throw new SipsecError('STORE_UNREACHABLE', `the store ${this.label} is closed`, 'open the CA home again');
     Atomics.store(this.flag, 0, 0);
     this.port.postMessage(req);
-    if (Atomics.wait(this.flag, 0, 0, TIMEOUT_MS) === 'timed-out') {
-      throw new SipsecError('STORE_UNREACHABLE', `the store ${this.label} did not answer within ${TIMEOUT_MS / 1000} s`, 'check that PostgreSQL is running and reachable');
+    // Wait until the flag says the reply is posted: the worker's notify for the previous reply can land
+    // after that reply was already taken, and wakes this wait with nothing there yet.
+    const deadline = Date.now() + TIMEOUT_MS;
+    while (Atomics.load(this.flag, 0) === 0) {
+      const left = deadline - Date.now();
+      if (left <= 0 || Atomics.wait(this.flag, 0, 0, left) === 'timed-out') {
+        throw new SipsecError('STORE_UNREACHABLE', `the store ${this.label} did not answer within ${TIMEOUT_MS / 1000} s`, 'check that PostgreSQL is running and reachable');
+      }
     }
     const msg = receiveMessageOnPort(this.port)?.message as Reply | undefined;
     if (!msg) throw new SipsecError('STORE_UNREACHABLE', `the store ${this.label} sent no answer`, 'check that PostgreSQL is running and reachable');

@@ -9,6 +9,9 @@ import type { VendorModule } from '../vendors/types.js';
 import { phoneContext, sharedContext } from './context.js';
 import { RENDER_LOCK, ownerPhone, phoneOwner, readManifest, vendorOwner } from './manifest.js';
 import { applyPlan, type PlannedFile } from './tree.js';
+import { globalStamp, phoneStamp, recordRoutes, type CachedPhone } from './route-cache.js';
+import { routeRow } from './route-row.js';
+import { toRoute } from './routes.js';
 
 /**
  * Writing the provisioning tree to disk: every route at its path (a
@@ -143,7 +146,8 @@ async function renderSelection(store: CaStore, out: string, sel: Selection, opts
       }
     }
     const caPem = await store.caCertPem();
-    const perPhone: Array<{ files: PlannedFile[]; lines: string[] }> = new Array(phones.length);
+    const perPhone: Array<{ files: PlannedFile[]; lines: string[]; cached: CachedPhone }> = new Array(phones.length);
+    const globals = globalStamp(store, caPem);
     await pool(phones, 8, async (phone, i) => {
       const vendor = vendors.get(phone.vendor)!;
       // The ready directory's final path: what the configs inside it name.
@@ -151,9 +155,12 @@ async function renderSelection(store: CaStore, out: string, sel: Selection, opts
       const ctx = await phoneContext(store, phone, vendor, localDir, caPem);
       const owner = phoneOwner(phone.name);
       // A phone's files carry its SIP secret even when they hold no key: owner-only.
-      const files = vendor.renderPhone(ctx).map((f) => ({ rel: relPath(f.localOnly ? `${phone.name}/${f.path}` : f.path, phone.name), content: f.content, mode: 0o600, owner }));
+      const rendered = vendor.renderPhone(ctx);
+      const files = rendered.map((f) => ({ rel: relPath(f.localOnly ? `${phone.name}/${f.path}` : f.path, phone.name), content: f.content, mode: 0o600, owner }));
       const lines = [`rendered ${files.length} file(s) for ${phone.name} (${vendor.descriptor.name}) in ${root}`, ...(vendor.instructions?.(ctx) ?? []).map((l) => `  ${l}`)];
-      perPhone[i] = { files, lines };
+      // What `provision routes` lists for this phone while it stays as it is (the served files do not depend on localDir).
+      const rows = rendered.flatMap((f) => (f.localOnly ? [] : [routeRow(toRoute(f, vendor, f.phone ?? phone.name))]));
+      perPhone[i] = { files, lines, cached: { phone: phone.name, stamp: phoneStamp(globals, phone, store.current(phone.name)!.serial), rows } };
     });
     for (const r of perPhone) plan.push(...r.files);
 
@@ -166,6 +173,10 @@ async function renderSelection(store: CaStore, out: string, sel: Selection, opts
       return phone === undefined || live.has(phone) || (vendorScope !== undefined && !named.has(phone) && !seen.has(phone));
     };
     const applied = await applyPlan(root, plan, { inScope, isLive, force, dryRun }, manifest);
+    // Only the CA home's tree: a --out render may run on a read-only home, and a dry run writes nothing.
+    if (!dryRun && root === path.resolve(store.paths.provisionDir)) {
+      await recordRoutes(store.paths.routeCache, perPhone.map((r) => r.cached), sel.all, (name) => store.phone(name) !== undefined);
+    }
     const removedPhones = [...new Set(applied.removed.map((rel) => manifest.get(rel)).filter((o): o is string => o !== undefined && !isLive(o)))];
     return {
       out: root,

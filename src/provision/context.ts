@@ -3,6 +3,7 @@ import { SipsecError } from '../core/errors.js';
 import { legacyPrivateKeyPem, loadPrivateKey } from '../pki/keys.js';
 import type { KeyObject } from 'node:crypto';
 import { buildPkcs12 } from '../pki/pkcs12.js';
+import { legacyPemFromPkcs8 } from '../pki/pkcs8.js';
 import { X509Certificate } from 'node:crypto';
 import type { CaStore } from '../home/store.js';
 import type { Phone } from '../home/schema.js';
@@ -57,6 +58,14 @@ export function phoneContextDry(store: CaStore, phone: Phone, vendor: VendorModu
   return { ...ctx, pem: { cert: NOT_READ, key: NOT_READ, keyLegacy: NOT_READ, ca: caPem, p12: () => Buffer.alloc(0) } };
 }
 
+let lastCa: { pem: string; der: Buffer } | undefined;
+
+/** The CA certificate (the bundle's first) as DER, parsed once for all the PKCS#12 files of a render. */
+function caDer(pem: string): Buffer {
+  if (lastCa?.pem !== pem) lastCa = { pem, der: new X509Certificate(pem).raw };
+  return lastCa.der;
+}
+
 function currentOf(store: CaStore, phone: Phone) {
   const entry = store.current(phone.name);
   if (!entry) {
@@ -82,13 +91,14 @@ function buildContext(store: CaStore, phone: Phone, vendor: VendorModule, localD
       cert: certPem,
       key: keyPem,
       get keyLegacy() {
-        return (keyLegacy ??= legacyPrivateKeyPem(keyObject()));
+        // Re-wrapped from the PKCS#8 DER when it is laid out as sipsec writes it: no OpenSSL decode per phone.
+        return (keyLegacy ??= legacyPemFromPkcs8(keyPem) ?? legacyPrivateKeyPem(keyObject()));
       },
       ca,
       p12: (profile) =>
         buildPkcs12({
           key: keyObject(),
-          certs: [new X509Certificate(certPem).raw, new X509Certificate(ca).raw],
+          certs: [new X509Certificate(certPem).raw, caDer(ca)],
           password: phone.secret,
           friendlyName: phone.name,
           profile,

@@ -175,7 +175,9 @@ async function renderSelection(store: CaStore, out: string, sel: Selection, opts
     const applied = await applyPlan(root, plan, { inScope, isLive, force, dryRun }, manifest);
     // Only the CA home's tree: a --out render may run on a read-only home, and a dry run writes nothing.
     if (!dryRun && root === path.resolve(store.paths.provisionDir)) {
-      await recordRoutes(store.paths.routeCache, perPhone.map((r) => r.cached), sel.all, (name) => store.phone(name) !== undefined);
+      // The files are written: a cache that could not be updated keeps its old stamps, which no longer
+      // match, so `provision routes` renders those phones itself. Not a failed render.
+      await recordRoutes(store.paths.routeCache, perPhone.map((r) => r.cached), sel.all, (name) => store.phone(name) !== undefined).catch(() => undefined);
     }
     const removedPhones = [...new Set(applied.removed.map((rel) => manifest.get(rel)).filter((o): o is string => o !== undefined && !isLive(o)))];
     return {

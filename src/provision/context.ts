@@ -38,11 +38,13 @@ export async function phoneContext(store: CaStore, phone: Phone, vendor: VendorM
 /**
  * The same, read synchronously: serve renders a phone's files the moment
  * the phone first asks for one (TFTP and HTTPS lookups are synchronous),
- * not all of them at start.
+ * not all of them at start; a full render reads 20,000 small files at
+ * 10,000 phones, where a promise read's four thread-pool round trips cost
+ * more than the reads.
  */
-export function phoneContextSync(store: CaStore, phone: Phone, vendor: VendorModule, caPem: string): RenderContext {
+export function phoneContextSync(store: CaStore, phone: Phone, vendor: VendorModule, caPem: string, localDir?: string): RenderContext {
   const entry = currentOf(store, phone);
-  return buildContext(store, phone, vendor, undefined, { cert: readFileSync(store.paths.cert(entry.serial), 'utf8'), key: readFileSync(store.paths.key(entry.serial), 'utf8'), ca: caPem, serial: entry.serial });
+  return buildContext(store, phone, vendor, localDir, { cert: readFileSync(store.paths.cert(entry.serial), 'utf8'), key: readFileSync(store.paths.key(entry.serial), 'utf8'), ca: caPem, serial: entry.serial });
 }
 
 const NOT_READ = '-----BEGIN NOT READ-----\n-----END NOT READ-----\n';

@@ -6,7 +6,7 @@ import type { CaStore } from '../home/store.js';
 import type { Phone } from '../home/schema.js';
 import { loadVendor } from '../vendors/registry.js';
 import type { VendorModule } from '../vendors/types.js';
-import { phoneContext, sharedContext } from './context.js';
+import { phoneContextSync, sharedContext } from './context.js';
 import { RENDER_LOCK, ownerPhone, phoneOwner, readManifest, vendorOwner } from './manifest.js';
 import { applyPlan, type PlannedFile } from './tree.js';
 import { globalStamp, phoneStamp, recordRoutes, type CachedPhone } from './route-cache.js';
@@ -152,7 +152,7 @@ async function renderSelection(store: CaStore, out: string, sel: Selection, opts
       const vendor = vendors.get(phone.vendor)!;
       // The ready directory's final path: what the configs inside it name.
       const localDir = path.join(root, phone.name);
-      const ctx = await phoneContext(store, phone, vendor, localDir, caPem);
+      const ctx = phoneContextSync(store, phone, vendor, caPem, localDir);
       const owner = phoneOwner(phone.name);
       // A phone's files carry its SIP secret even when they hold no key: owner-only.
       const rendered = vendor.renderPhone(ctx);

@@ -27,6 +27,8 @@ export function homePaths(home: string) {
     certsDir: path.join(root, 'certs'),
     privateDir: path.join(root, 'private'),
     provisionDir: path.join(root, 'provision'),
+    /** What the renders of provision/ rendered, phone by phone: `provision routes` lists from it (src/provision/route-cache.ts). */
+    routeCache: path.join(root, 'routes-cache.jsonl'),
     /** The `--out` trees `provision render` wrote (doctor checks they are up to date). */
     outs: path.join(root, 'outs.json'),
     serveLog: path.join(root, 'serve.log'),
@@ -58,6 +60,7 @@ export const HOME_ENTRIES: ReadonlySet<string> = new Set([
   'certs',
   'private',
   'provision',
+  'routes-cache.jsonl',
   'serve.log',
   'security.log',
   'serve.json',

@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import { createCipheriv, createHash, createHmac, randomBytes, type KeyObject } from 'node:crypto';
 import { SipsecError } from '../core/errors.js';
 import { bmpString, explicit, integer, nullValue, octets, oid, seq, set } from './der.js';
@@ -40,6 +41,14 @@ const OID = {
 
 const ITERATIONS = 2048;
 
+/**
+ * node:crypto's one-shot `hash` (node 20.12+; package.json asks for 20.17),
+ * which the @types/node here predates. The KDF below hashes 2048 times per
+ * derivation: a Hash object each time was most of a PKCS#12's cost (and its
+ * garbage) when a full render makes hundreds of them (issue 14).
+ */
+const hashOnce = (crypto as unknown as { hash: (algorithm: string, data: Buffer, encoding: 'buffer') => Buffer }).hash;
+
 /** RFC 7292 Appendix B.2: the PKCS#12 key derivation, used for the MAC key (ID 3). */
 export function pkcs12Kdf(hash: 'sha256' | 'sha1', password: string, salt: Buffer, id: number, iterations: number, n: number): Buffer {
   const u = hash === 'sha256' ? 32 : 20;
@@ -57,7 +66,7 @@ export function pkcs12Kdf(hash: 'sha256' | 'sha1', password: string, salt: Buffe
   const out: Buffer[] = [];
   for (let produced = 0; produced < n; produced += u) {
     let A = createHash(hash).update(D).update(I).digest();
-    for (let r = 1; r < iterations; r++) A = createHash(hash).update(A).digest();
+    for (let r = 1; r < iterations; r++) A = hashOnce(hash, A, 'buffer');
     out.push(A);
     const B = fill(A).subarray(0, v);
     for (let j = 0; j < I.length; j += v) {

@@ -6,9 +6,12 @@ import type { CaStore } from '../home/store.js';
 import type { Phone } from '../home/schema.js';
 import { loadVendor } from '../vendors/registry.js';
 import type { VendorModule } from '../vendors/types.js';
-import { phoneContext, sharedContext } from './context.js';
+import { phoneContextSync, sharedContext } from './context.js';
 import { RENDER_LOCK, ownerPhone, phoneOwner, readListing, vendorOwner, type OwnerKey } from './manifest.js';
 import { applyPlan, type PlannedFile } from './tree.js';
+import { globalStamp, phoneStamp, recordRoutes, type CachedPhone } from './route-cache.js';
+import { routeRow } from './route-row.js';
+import { toRoute } from './routes.js';
 
 /**
  * Writing the provisioning tree to disk: every route at its path (a
@@ -156,17 +159,21 @@ async function renderSelection(store: CaStore, out: string, sel: Selection, opts
       }
     }
     const caPem = await store.caCertPem();
-    const perPhone: Array<{ files: PlannedFile[]; lines: string[] }> = new Array(phones.length);
+    const perPhone: Array<{ files: PlannedFile[]; lines: string[]; cached: CachedPhone }> = new Array(phones.length);
+    const globals = globalStamp(store, caPem);
     await pool(phones, 8, async (phone, i) => {
       const vendor = vendors.get(phone.vendor)!;
       // The ready directory's final path: what the configs inside it name.
       const localDir = path.join(root, phone.name);
-      const ctx = await phoneContext(store, phone, vendor, localDir, caPem);
+      const ctx = phoneContextSync(store, phone, vendor, caPem, localDir);
       const owner = phoneOwner(phone.name);
       // A phone's files carry its SIP secret even when they hold no key: owner-only.
-      const files = vendor.renderPhone(ctx).map((f) => ({ rel: relPath(f.localOnly ? `${phone.name}/${f.path}` : f.path, phone.name), content: f.content, mode: 0o600, owner }));
+      const rendered = vendor.renderPhone(ctx);
+      const files = rendered.map((f) => ({ rel: relPath(f.localOnly ? `${phone.name}/${f.path}` : f.path, phone.name), content: f.content, mode: 0o600, owner }));
       const lines = [`rendered ${files.length} file(s) for ${phone.name} (${vendor.descriptor.name}) in ${root}`, ...(vendor.instructions?.(ctx) ?? []).map((l) => `  ${l}`)];
-      perPhone[i] = { files, lines };
+      // What `provision routes` lists for this phone while it stays as it is (the served files do not depend on localDir).
+      const rows = rendered.flatMap((f) => (f.localOnly ? [] : [routeRow(toRoute(f, vendor, f.phone ?? phone.name))]));
+      perPhone[i] = { files, lines, cached: { phone: phone.name, stamp: phoneStamp(globals, phone, store.current(phone.name)!.serial), rows } };
     });
     for (const r of perPhone) plan.push(...r.files);
 
@@ -181,6 +188,12 @@ async function renderSelection(store: CaStore, out: string, sel: Selection, opts
     // A render of some phones names every owner it may drop: the manifest's other paths are not read.
     const owners = vendorScope ? droppable(named, seen, live, vendorScope) : undefined;
     const applied = await applyPlan(root, plan, { inScope, isLive, force, dryRun, ...(owners ? { owners } : {}) }, manifest);
+    // Only the CA home's tree: a --out render may run on a read-only home, and a dry run writes nothing.
+    if (!dryRun && root === path.resolve(store.paths.provisionDir)) {
+      // The files are written: a cache that could not be updated keeps its old stamps, which no longer
+      // match, so `provision routes` renders those phones itself. Not a failed render.
+      await recordRoutes(store.paths.routeCache, perPhone.map((r) => r.cached), sel.all, (name) => store.phone(name) !== undefined).catch(() => undefined);
+    }
     const removedPhones = [...new Set(applied.removed.map((rel) => manifest.get(rel)).filter((o): o is string => o !== undefined && !isLive(o)))];
     return {
       out: root,

@@ -71,18 +71,27 @@ export function toRoute(f: RenderedFile, vendor: VendorModule, phone: string | u
   return Object.defineProperty(route, 'content', { get: () => f.content, enumerable: true }) as Route;
 }
 
-/** Render every phone's served files (and each vendor's shared files) in memory. */
-export async function buildRoutes(store: CaStore, phones: Phone[] = store.index.phones): Promise<RouteTable> {
+/**
+ * The phones that have something to fetch (a phone without a valid
+ * certificate has none), by vendor: the order of the route table, vendors
+ * sorted, each vendor's phones in inventory order.
+ */
+export function liveByVendor(store: CaStore, phones: Phone[]): Array<[vendor: string, phones: Phone[]]> {
   const byVendor = new Map<string, Phone[]>();
   for (const p of phones) {
-    if (!store.current(p.name)) continue; // a phone without a valid certificate has nothing to fetch
+    if (!store.current(p.name)) continue;
     const list = byVendor.get(p.vendor);
     if (list) list.push(p);
     else byVendor.set(p.vendor, [p]);
   }
+  return [...byVendor.entries()].sort(([a], [b]) => a.localeCompare(b));
+}
+
+/** Render every phone's served files (and each vendor's shared files) in memory. */
+export async function buildRoutes(store: CaStore, phones: Phone[] = store.index.phones): Promise<RouteTable> {
   const caPem = await store.caCertPem();
   const routes: Route[] = [];
-  for (const [id, list] of [...byVendor.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+  for (const [id, list] of liveByVendor(store, phones)) {
     const vendor = await loadVendor(id);
     if (vendor.renderShared) {
       for (const f of vendor.renderShared(await sharedContext(store, list))) if (!f.localOnly) routes.push(toRoute(f, vendor));

@@ -1,4 +1,5 @@
 import { createPrivateKey } from 'node:crypto';
+import { pkcs8KeyType } from '../pki/pkcs8.js';
 import type { RenderContext } from './types.js';
 
 /**
@@ -20,6 +21,9 @@ export function p12ForOsImport(ctx: RenderContext): Buffer {
 }
 
 export function isRsaKey(pem: string): boolean {
+  // Read from the DER when it is sipsec's own PKCS#8 (an OpenSSL decode costs ~0.5 ms a phone at fleet size).
+  const type = pkcs8KeyType(pem);
+  if (type !== undefined) return type === 'rsa';
   try {
     return createPrivateKey(pem).asymmetricKeyType === 'rsa';
   } catch {

@@ -49,9 +49,8 @@ Examples:
     .addHelpText('after', '\nExamples:\n  sipsec provision routes\n  sipsec provision routes --json | jq -r \'.[] | select(.holdsKey) | .path\'')
     .action(async (o: { json?: boolean }, cmd: Command) => {
       const store = await openStore(cmd);
-      const { buildRoutes } = await import('../../provision/routes.js');
-      const t = await buildRoutes(store);
-      const rows = t.routes.map((r) => ({ path: r.path, phone: r.phone ?? null, vendor: r.vendor, contentType: r.contentType, holdsKey: r.holdsKey, transports: r.transports, bytes: r.content.length, aliases: r.aliases }));
+      const { listRoutes } = await import('../../provision/listing.js');
+      const { rows } = await listRoutes(store);
       if (o.json) return printJson(rows);
       out(
         table(

@@ -1,5 +1,5 @@
-import { isIP } from 'node:net';
 import type { CertEntry, Config, Phone } from '../home/schema.js';
+import { ipFamily } from '../pki/names.js';
 import type { Transport } from '../vendors/types.js';
 
 /**
@@ -78,7 +78,7 @@ export function serverCertNames(certs: readonly CertEntry[], host: string, now: 
       c.kind === 'server' &&
       c.status === 'valid' &&
       new Date(c.notAfter) > now &&
-      (isIP(h) ? c.sans.ip.some((ip) => ip.toLowerCase() === h) : c.sans.dns.some((d) => d.toLowerCase() === h)),
+      (ipFamily(h) ? c.sans.ip.some((ip) => ip.toLowerCase() === h) : c.sans.dns.some((d) => d.toLowerCase() === h)),
   );
 }
 
@@ -93,7 +93,7 @@ function hostOfUrl(url: string | undefined): { host: string; https: boolean } | 
 }
 
 function serverAddHint(host: string): string {
-  return isIP(host) ? `sipsec server add registrar --ip ${host}` : `sipsec server add ${host}`;
+  return ipFamily(host) ? `sipsec server add registrar --ip ${host}` : `sipsec server add ${host}`;
 }
 
 export function checkNames(i: DoctorInput): Finding[] {

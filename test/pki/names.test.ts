@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkDns, checkIp, checkName, formatMac, normalizeMac, parseHostPort } from '../../src/pki/names.js';
+import { isIP } from 'node:net';
+import { checkDns, checkIp, checkName, formatMac, ipFamily, normalizeMac, parseHostPort } from '../../src/pki/names.js';
 import { SipsecError } from '../../src/core/errors.js';
 
 const code = (fn: () => unknown) => {
@@ -31,4 +32,10 @@ test('names, IPs and DNS names', () => {
   assert.deepEqual(parseHostPort('10.0.1.133:5062', 5061), { host: '10.0.1.133', port: 5062 });
   assert.deepEqual(parseHostPort('[2001:db8::1]:5061', 1), { host: '2001:db8::1', port: 5061 });
   for (const hp of ['pbx:0', 'pbx:70000', 'a b', ':5061']) assert.equal(code(() => parseHostPort(hp, 5061)), 'BAD_INPUT', hp);
+});
+
+test('ipFamily answers as net.isIP does', () => {
+  for (const s of ['10.0.1.132', '127.0.0.1', '256.1.1.1', '2001:db8::1', '::', '::1', '::ffff:10.0.0.1', 'fe80::1%eth0', ':', '1:2', 'bench.test', 'pbx-1', '', '1.2.3', 'a:b:c:d:e:f:0:1']) {
+    assert.equal(ipFamily(s), isIP(s), s);
+  }
 });

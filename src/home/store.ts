@@ -294,9 +294,6 @@ export class CaStore {
         await fs.writeFile(paths.db, '', { mode: 0o600, flag: 'wx' });
         db = IndexDb.open(paths.db, { create: true });
       }
-      const first: RowChanges = { phones: new Map(), certs: new Map([[caEntry.serial, caEntry]]), meta: { crlNumber: 0, transition: undefined } };
-      if (shared) first.files = shared.collect(first).filter((f) => f.path.startsWith('certs/'));
-      db.commit(first, now);
       const config: Config = {
         version: 1,
         org: p.org,
@@ -313,7 +310,19 @@ export class CaStore {
         encrypted: passphrase !== undefined,
         createdAt: now.toISOString(),
       };
-      await writeFileAtomic(paths.config, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
+      const writeConfig = () => writeFileAtomic(paths.config, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
+      const first: RowChanges = { phones: new Map(), certs: new Map([[caEntry.serial, caEntry]]), meta: { crlNumber: 0, transition: undefined } };
+      if (shared) {
+        // Shared: the commit that puts the CA in the store carries its config.json too, so another machine
+        // never finds a CA it cannot read. (A crash before it leaves only this home, which --force replaces.)
+        await writeConfig();
+        first.files = shared.collect(first);
+        db.commit(first, now);
+        shared.committed(first.files);
+      } else {
+        db.commit(first, now);
+        await writeConfig();
+      }
       const store = new CaStore(paths, config, db, opts, shared);
       const signer = signerFromCert(cert.der, key, p.hash);
       store.caCert = new X509Certificate(cert.der);

@@ -17,6 +17,21 @@ import type { CertEntry, Index, Phone } from './schema.js';
 
 export const DB_SCHEMA_VERSION = 1;
 
+/** What is looked up, indexed the same way in SQLite and PostgreSQL (pg/pg-db.ts). */
+export const INDEXES = `
+CREATE INDEX IF NOT EXISTS phones_lname ON phones(lname);
+CREATE INDEX IF NOT EXISTS phones_mac ON phones(mac);
+CREATE INDEX IF NOT EXISTS phones_sipuser ON phones(sipuser);
+CREATE INDEX IF NOT EXISTS phones_vendor ON phones(vendor);
+CREATE INDEX IF NOT EXISTS phone_ips_name ON phone_ips(name);
+CREATE INDEX IF NOT EXISTS certs_name ON certs(name);
+CREATE INDEX IF NOT EXISTS certs_lname ON certs(lname);
+CREATE INDEX IF NOT EXISTS certs_nserial ON certs(nserial);
+CREATE INDEX IF NOT EXISTS certs_kind ON certs(kind);
+CREATE INDEX IF NOT EXISTS certs_status ON certs(status);
+CREATE INDEX IF NOT EXISTS certs_overlap ON certs(overlap) WHERE overlap = 1;
+`;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS phones (
@@ -27,12 +42,7 @@ CREATE TABLE IF NOT EXISTS phones (
   sipuser TEXT NOT NULL,
   data TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS phones_lname ON phones(lname);
-CREATE INDEX IF NOT EXISTS phones_mac ON phones(mac);
-CREATE INDEX IF NOT EXISTS phones_sipuser ON phones(sipuser);
-CREATE INDEX IF NOT EXISTS phones_vendor ON phones(vendor);
 CREATE TABLE IF NOT EXISTS phone_ips (ip TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (ip, name)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS phone_ips_name ON phone_ips(name);
 CREATE TABLE IF NOT EXISTS certs (
   serial TEXT PRIMARY KEY,
   nserial TEXT NOT NULL,
@@ -44,14 +54,8 @@ CREATE TABLE IF NOT EXISTS certs (
   overlap INTEGER NOT NULL,
   data TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS certs_name ON certs(name);
-CREATE INDEX IF NOT EXISTS certs_lname ON certs(lname);
-CREATE INDEX IF NOT EXISTS certs_nserial ON certs(nserial);
-CREATE INDEX IF NOT EXISTS certs_kind ON certs(kind);
-CREATE INDEX IF NOT EXISTS certs_status ON certs(status);
-CREATE INDEX IF NOT EXISTS certs_overlap ON certs(overlap) WHERE overlap = 1;
 CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, key TEXT NOT NULL, at TEXT NOT NULL);
-`;
+${INDEXES}`;
 
 /** Change-log rows kept; a follower further behind than this reloads everything. */
 export const KEEP_CHANGES = 200_000;

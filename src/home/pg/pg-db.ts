@@ -1,5 +1,5 @@
 import { SipsecError } from '../../core/errors.js';
-import { DB_SCHEMA_VERSION, IndexDb, KEEP_CHANGES, norm, parseRow, type Change, type IndexBackend, type Meta, type RowChanges, type SharedFile } from '../db.js';
+import { DB_SCHEMA_VERSION, INDEXES, IndexDb, KEEP_CHANGES, norm, parseRow, type Change, type IndexBackend, type Meta, type RowChanges, type SharedFile } from '../db.js';
 import type { CertEntry, Index, Phone } from '../schema.js';
 import { SyncPg, type Row, type Step } from './sync-client.js';
 
@@ -20,26 +20,15 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS phones (ord BIGSERIAL NOT NULL, name TEXT PRIMARY KEY, lname TEXT NOT NULL, vendor TEXT NOT NULL, mac TEXT, sipuser TEXT NOT NULL, data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS phones_ord ON phones(ord);
-CREATE INDEX IF NOT EXISTS phones_lname ON phones(lname);
-CREATE INDEX IF NOT EXISTS phones_mac ON phones(mac);
-CREATE INDEX IF NOT EXISTS phones_sipuser ON phones(sipuser);
-CREATE INDEX IF NOT EXISTS phones_vendor ON phones(vendor);
 CREATE TABLE IF NOT EXISTS phone_ips (ip TEXT NOT NULL, name TEXT NOT NULL, PRIMARY KEY (ip, name));
-CREATE INDEX IF NOT EXISTS phone_ips_name ON phone_ips(name);
 CREATE TABLE IF NOT EXISTS certs (ord BIGSERIAL NOT NULL, serial TEXT PRIMARY KEY, nserial TEXT NOT NULL, name TEXT NOT NULL, lname TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL, overlap INTEGER NOT NULL, data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS certs_ord ON certs(ord);
-CREATE INDEX IF NOT EXISTS certs_name ON certs(name);
-CREATE INDEX IF NOT EXISTS certs_lname ON certs(lname);
-CREATE INDEX IF NOT EXISTS certs_nserial ON certs(nserial);
-CREATE INDEX IF NOT EXISTS certs_kind ON certs(kind);
-CREATE INDEX IF NOT EXISTS certs_status ON certs(status);
-CREATE INDEX IF NOT EXISTS certs_overlap ON certs(overlap) WHERE overlap = 1;
 CREATE TABLE IF NOT EXISTS changes (seq BIGINT PRIMARY KEY, kind TEXT NOT NULL, key TEXT NOT NULL, at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, mode INTEGER NOT NULL, data BYTEA NOT NULL, seq BIGINT NOT NULL);
 CREATE INDEX IF NOT EXISTS files_seq ON files(seq);
 CREATE TABLE IF NOT EXISTS instances (id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, started TEXT NOT NULL, seen TIMESTAMPTZ NOT NULL, info TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS registrations (aor TEXT NOT NULL, instance TEXT NOT NULL, contact TEXT NOT NULL, phone TEXT, remote TEXT NOT NULL, expires TIMESTAMPTZ NOT NULL, PRIMARY KEY (aor, instance, contact));
-`;
+${INDEXES}`;
 
 /** The advisory lock that serialises writers across machines (the file lock does it on one). */
 const WRITE_LOCK = 0x5195ec;

@@ -57,8 +57,13 @@ export function tmpDir(prefix = 'sipsec-test-'): string {
   return mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
+/**
+ * Remove a test's folder. Retried: node:test runs `after` hooks in the order they were added, so a
+ * serve stopped by a later hook may still write into its home (serve.log, the files it follows)
+ * while this runs, and rm meets a folder that is not empty any more.
+ */
 export function cleanup(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
 }
 
 /** Run a peer program (bounded) and return its result. */

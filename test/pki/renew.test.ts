@@ -46,7 +46,12 @@ function crlSerials(home: string): string[] {
 
 test('cert renew keeps the old certificate valid; the registrar accepts both and says which; presenting the new one revokes the old and the CRL lists it', async (t) => {
   const dir = tmpDir();
-  t.after(() => cleanup(dir));
+  // serve first, then its home: a serve still writing (its log, the files it follows) makes the folder non-empty under rm.
+  let serve: ServeProcess | undefined;
+  t.after(async () => {
+    await serve?.stop();
+    cleanup(dir);
+  });
   const home = path.join(dir, 'ca');
   initHome(home);
   const old = (await CaStore.open(home)).current('telefono1')!.serial;
@@ -62,8 +67,7 @@ test('cert renew keeps the old certificate valid; the registrar accepts both and
   const rendered = readFileSync(path.join(home, 'provision', 'telefono1', 'cert.pem'), 'utf8');
   assert.ok(rendered.includes(readFileSync(path.join(home, 'certs', `${renewed.renewed.serial}.crt`), 'utf8').trim()));
 
-  const serve = await ServeProcess.start(home, ['--tftp-port', 'off', '--https-port', 'off', '--sip-port', '0', '--diagnostic-port', 'off', '--client-cert', 'required']);
-  t.after(() => serve.stop());
+  serve = await ServeProcess.start(home, ['--tftp-port', 'off', '--https-port', 'off', '--sip-port', '0', '--diagnostic-port', 'off', '--client-cert', 'required']);
   const withOld = await present(serve, home, old);
   assert.equal(withOld.ok, true, JSON.stringify(withOld));
   assert.equal(withOld.phone, 'telefono1');

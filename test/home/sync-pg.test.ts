@@ -26,6 +26,13 @@ test('SyncPg: 20,000 calls each get their own answer; SQL errors and a dead serv
   // A failing statement rolls the whole transaction back.
   assert.throws(() => db.tx([{ sql: 'INSERT INTO t VALUES (3)' }, { sql: 'SELECT 1/0' }]), (e: unknown) => e instanceof SipsecError && e.code === 'CA_CORRUPT' && /division by zero \(SQLSTATE 22012\)/.test(e.message));
   assert.deepEqual(db.query('SELECT count(*)::int AS n FROM t'), [{ n: 2 }]);
+  // A reply that comes after its caller gave up is dropped, not taken as the next request's answer.
+  const impatient = new SyncPg(pg.url('bridge'), 'bridge_test', 'test store', 300);
+  t.after(() => impatient.close());
+  assert.deepEqual(impatient.query('SELECT 1 AS n'), [{ n: 1 }]);
+  assert.throws(() => impatient.query('SELECT pg_sleep(0.8), 7 AS n'), (e: unknown) => e instanceof SipsecError && e.code === 'STORE_UNREACHABLE' && /did not answer within 0\.3 s/.test(e.message));
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.deepEqual(impatient.query('SELECT 8 AS n'), [{ n: 8 }]);
   pg.pause();
   assert.throws(() => db.query('SELECT 1'), (e: unknown) => e instanceof SipsecError && e.code === 'STORE_UNREACHABLE' && /^cannot use the store test store: /.test(e.message));
   pg.resume();

@@ -20,11 +20,13 @@ export class SyncPg {
   private readonly port: MessagePort;
   private readonly flag = new Int32Array(new SharedArrayBuffer(4));
   private closed = false;
+  private seq = 0;
 
   constructor(
     url: string,
     schema: string | undefined,
     private readonly label: string,
+    private readonly timeoutMs = TIMEOUT_MS,
   ) {
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
@@ -37,19 +39,34 @@ export class SyncPg {
 
   private call(req: Request): Array<Row[]> {
     if (this.closed) throw new SipsecError('STORE_UNREACHABLE', `the store ${this.label} is closed`, 'open the CA home again');
+    // Numbered: a reply that comes after its caller gave up (timed out) is recognised and dropped,
+    // never taken as the answer to the next request.
+    const id = ++this.seq;
     Atomics.store(this.flag, 0, 0);
-    this.port.postMessage(req);
-    // Wait until the flag says the reply is posted: the worker's notify for the previous reply can land
-    // after that reply was already taken, and wakes this wait with nothing there yet.
-    const deadline = Date.now() + TIMEOUT_MS;
-    while (Atomics.load(this.flag, 0) === 0) {
+    this.port.postMessage({ ...req, id });
+    const deadline = Date.now() + this.timeoutMs;
+    let msg: Reply | undefined;
+    for (;;) {
+      for (;;) {
+        const m = receiveMessageOnPort(this.port);
+        if (m === undefined) break;
+        if ((m.message as Reply).id === id) {
+          msg = m.message as Reply;
+          break;
+        }
+      }
+      if (msg) break;
+      // The flag says a reply was posted since it was last cleared; the worker's notify for an earlier
+      // reply can also wake this wait with nothing new there, so the port is always looked at again.
+      if (Atomics.load(this.flag, 0) !== 0) {
+        Atomics.store(this.flag, 0, 0);
+        continue;
+      }
       const left = deadline - Date.now();
       if (left <= 0 || Atomics.wait(this.flag, 0, 0, left) === 'timed-out') {
-        throw new SipsecError('STORE_UNREACHABLE', `the store ${this.label} did not answer within ${TIMEOUT_MS / 1000} s`, 'check that PostgreSQL is running and reachable');
+        throw new SipsecError('STORE_UNREACHABLE', `the store ${this.label} did not answer within ${this.timeoutMs / 1000} s`, 'check that PostgreSQL is running and reachable');
       }
     }
-    const msg = receiveMessageOnPort(this.port)?.message as Reply | undefined;
-    if (!msg) throw new SipsecError('STORE_UNREACHABLE', `the store ${this.label} sent no answer`, 'check that PostgreSQL is running and reachable');
     if (!msg.ok) {
       // SQLSTATE class 08 (connection), 28 (authorization), 3D000 (no such database), 57P (shutdown): the store, not the data.
       const unreachable = msg.code === undefined || /^(08|28|3D|57P)/.test(msg.code);

@@ -1,5 +1,5 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import pg from 'pg';
+import type pg from 'pg';
 import { quoteIdent } from './ident.js';
 
 /**
@@ -22,13 +22,21 @@ export interface Step {
 
 export type Request = { op: 'query'; sql: string; params?: unknown[] } | { op: 'tx'; steps: Step[] } | { op: 'close' };
 
-export type Reply = { ok: true; rows: Array<Array<Record<string, unknown>>> } | { ok: false; message: string; code?: string };
+export type Reply = ({ ok: true; rows: Array<Array<Record<string, unknown>>> } | { ok: false; message: string; code?: string }) & { id: number };
 
 const { url, schema, port, flag } = workerData as Data;
 let client: pg.Client | undefined;
+// Loaded here, not imported at the top: a client that cannot load is an answer to every request, not
+// a worker that dies before it can reply (the caller is blocked waiting for one).
+const driver: Promise<typeof pg | Error> = import('pg').then(
+  (m) => m.default,
+  (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+);
 
 async function connect(): Promise<pg.Client> {
   if (client) return client;
+  const pg = await driver;
+  if (pg instanceof Error) throw new Error(`cannot load the PostgreSQL client (npm package pg): ${pg.message}`);
   const c = new pg.Client({ connectionString: url, application_name: 'sipsec', connectionTimeoutMillis: 10_000 });
   // A dropped connection surfaces as the next query's error, not as an uncaught event.
   c.on('error', () => undefined);
@@ -41,7 +49,9 @@ async function connect(): Promise<pg.Client> {
   return c;
 }
 
-async function handle(req: Request): Promise<Reply> {
+type Answer = { ok: true; rows: Array<Array<Record<string, unknown>>> } | { ok: false; message: string; code?: string };
+
+async function handle(req: Request): Promise<Answer> {
   if (req.op === 'close') {
     await client?.end().catch(() => undefined);
     client = undefined;
@@ -61,11 +71,12 @@ async function handle(req: Request): Promise<Reply> {
   }
 }
 
-port.on('message', (req: Request) => {
+port.on('message', (req: Request & { id: number }) => {
   void handle(req)
-    .catch((e: unknown): Reply => {
+    .catch(async (e: unknown): Promise<Answer> => {
       // An error PostgreSQL answered carries its SQLSTATE; anything else (refused, reset, timed out) is the connection.
-      const sqlstate = e instanceof pg.DatabaseError ? e.code : undefined;
+      const pg = await driver;
+      const sqlstate = !(pg instanceof Error) && e instanceof pg.DatabaseError ? e.code : undefined;
       if (client && sqlstate === undefined) {
         // The connection may be gone; the next request reconnects.
         void client.end().catch(() => undefined);
@@ -73,8 +84,8 @@ port.on('message', (req: Request) => {
       }
       return { ok: false, message: e instanceof Error ? e.message : String(e), ...(sqlstate ? { code: sqlstate } : {}) };
     })
-    .then((reply) => {
-      port.postMessage(reply);
+    .then((answer) => {
+      port.postMessage({ ...answer, id: req.id });
       Atomics.store(flag, 0, 1);
       Atomics.notify(flag, 0);
     });

@@ -138,6 +138,16 @@ export function parseRow<T>(text: string, what: string): T {
 
 type Row = { data: string };
 
+/** A phone's indexed columns beside its record: one definition for both stores. */
+export function phoneColumns(p: Phone) {
+  return { name: p.name, lname: p.name.toLowerCase(), vendor: p.vendor, mac: p.mac ?? null, sipuser: p.ext ?? p.name, data: JSON.stringify(p) };
+}
+
+/** A certificate's indexed columns; overlap 1: valid and replaced, waiting for its phone (a renewal overlap). */
+export function certColumns(e: CertEntry) {
+  return { serial: e.serial, nserial: norm(e.serial), name: e.name, lname: e.name.toLowerCase(), kind: e.kind, status: e.status, overlap: e.status === 'valid' && e.supersededBy !== undefined ? 1 : 0, data: JSON.stringify(e) };
+}
+
 export class IndexDb implements IndexBackend {
   readonly kind = 'sqlite' as const;
   readonly file: string;
@@ -286,14 +296,14 @@ export class IndexDb implements IndexBackend {
         if (p === null) {
           this.st.phoneDelete.run(name);
         } else {
-          this.st.phoneUpsert.run({ name: p.name, lname: p.name.toLowerCase(), vendor: p.vendor, mac: p.mac ?? null, sipuser: p.ext ?? p.name, data: JSON.stringify(p) });
+          this.st.phoneUpsert.run(phoneColumns(p));
           for (const ip of new Set(p.ips)) this.st.phoneIpInsert.run(ip, p.name);
         }
         this.st.changeInsert.run('phone', name, iso);
       }
       for (const [serial, e] of c.certs) {
         if (e === null) this.st.certDelete.run(serial);
-        else this.st.certUpsert.run({ serial: e.serial, nserial: norm(e.serial), name: e.name, lname: e.name.toLowerCase(), kind: e.kind, status: e.status, overlap: e.status === 'valid' && e.supersededBy !== undefined ? 1 : 0, data: JSON.stringify(e) });
+        else this.st.certUpsert.run(certColumns(e));
         this.st.changeInsert.run('cert', serial, iso);
       }
       if (c.meta) {

@@ -1,5 +1,5 @@
 import { SipsecError } from '../../core/errors.js';
-import { DB_SCHEMA_VERSION, INDEXES, IndexDb, KEEP_CHANGES, norm, parseRow, type Change, type IndexBackend, type Meta, type RowChanges, type SharedFile } from '../db.js';
+import { DB_SCHEMA_VERSION, INDEXES, IndexDb, certColumns, phoneColumns, KEEP_CHANGES, norm, parseRow, type Change, type IndexBackend, type Meta, type RowChanges, type SharedFile } from '../db.js';
 import type { CertEntry, Index, Phone } from '../schema.js';
 import { SyncPg, type Row, type Step } from './sync-client.js';
 
@@ -34,6 +34,11 @@ ${INDEXES}`;
 const WRITE_LOCK = 0x5195ec;
 
 type DataRow = { data: string };
+
+/** Rows as one array per column, in `keys` order: the parameters of an INSERT ... SELECT FROM unnest(...). */
+function columnsOf<T extends Record<string, unknown>>(rows: T[], keys: Array<keyof T>): unknown[][] {
+  return keys.map((k) => rows.map((r) => r[k]));
+}
 
 /** bytea crosses the worker boundary as a Uint8Array (structured clone drops Buffer's prototype). */
 function buf(v: Uint8Array): Buffer {
@@ -210,7 +215,7 @@ export class PgIndexDb implements IndexBackend {
         sql:
           'INSERT INTO phones (name, lname, vendor, mac, sipuser, data) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) ' +
           'ON CONFLICT (name) DO UPDATE SET lname = excluded.lname, vendor = excluded.vendor, mac = excluded.mac, sipuser = excluded.sipuser, data = excluded.data',
-        params: [put.map((p) => p.name), put.map((p) => p.name.toLowerCase()), put.map((p) => p.vendor), put.map((p) => p.mac ?? null), put.map((p) => p.ext ?? p.name), put.map((p) => JSON.stringify(p))],
+        params: columnsOf(put.map(phoneColumns), ['name', 'lname', 'vendor', 'mac', 'sipuser', 'data']),
       });
       const ips = put.flatMap((p) => [...new Set(p.ips)].map((ip) => [ip, p.name] as const));
       if (ips.length > 0) steps.push({ sql: 'INSERT INTO phone_ips (ip, name) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING', params: [ips.map((x) => x[0]), ips.map((x) => x[1])] });
@@ -223,16 +228,7 @@ export class PgIndexDb implements IndexBackend {
         sql:
           'INSERT INTO certs (serial, nserial, name, lname, kind, status, overlap, data) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[]) ' +
           'ON CONFLICT (serial) DO UPDATE SET nserial = excluded.nserial, name = excluded.name, lname = excluded.lname, kind = excluded.kind, status = excluded.status, overlap = excluded.overlap, data = excluded.data',
-        params: [
-          certsPut.map((e) => e.serial),
-          certsPut.map((e) => norm(e.serial)),
-          certsPut.map((e) => e.name),
-          certsPut.map((e) => e.name.toLowerCase()),
-          certsPut.map((e) => e.kind),
-          certsPut.map((e) => e.status),
-          certsPut.map((e) => (e.status === 'valid' && e.supersededBy !== undefined ? 1 : 0)),
-          certsPut.map((e) => JSON.stringify(e)),
-        ],
+        params: columnsOf(certsPut.map(certColumns), ['serial', 'nserial', 'name', 'lname', 'kind', 'status', 'overlap', 'data']),
       });
     }
     if (c.meta) {

@@ -263,6 +263,11 @@ export class PgIndexDb implements IndexBackend {
     return new Map(rows.map((r) => [r.path, buf(r.data)]));
   }
 
+  /** Which of these files the store holds. */
+  filesPresent(paths: string[]): Set<string> {
+    return new Set((this.pg.query('SELECT path FROM files WHERE path = ANY($1)', [paths]) as Array<{ path: string }>).map((r) => r.path));
+  }
+
   /** Take the writers' lock without waiting; true if this connection now holds it. */
   tryLock(): boolean {
     return (this.pg.query('SELECT pg_try_advisory_lock($1) AS ok', [WRITE_LOCK])[0] as { ok: boolean }).ok;

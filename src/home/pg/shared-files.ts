@@ -44,12 +44,14 @@ export class SharedFiles {
    */
   collect(rows: RowChanges): SharedFile[] {
     const out: SharedFile[] = [];
-    for (const [serial, e] of rows.certs) {
-      if (e === null) continue;
-      for (const rel of [`certs/${serial}.crt`, `private/${serial}.key`]) {
-        const abs = path.join(this.paths.root, rel);
-        if (existsSync(abs)) out.push({ path: rel, mode: sharedMode(rel)!, data: readFileSync(abs) });
-      }
+    const bySerial = [...rows.certs].filter(([, e]) => e !== null).flatMap(([serial]) => [`certs/${serial}.crt`, `private/${serial}.key`]);
+    // Files named by serial never change: one the store holds already (a revocation, a renewal's old
+    // certificate) is not read or sent again.
+    const held = bySerial.length > 0 ? this.db.filesPresent(bySerial) : new Set<string>();
+    for (const rel of bySerial) {
+      if (held.has(rel)) continue;
+      const abs = path.join(this.paths.root, rel);
+      if (existsSync(abs)) out.push({ path: rel, mode: sharedMode(rel)!, data: readFileSync(abs) });
     }
     this.known ??= this.db.fileContents([...TOP]);
     for (const rel of TOP) {
